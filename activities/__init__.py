@@ -1,0 +1,1 @@
+"""Activities (memory) and worker-side model providers: everything that does I/O."""

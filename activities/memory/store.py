@@ -1,0 +1,41 @@
+"""The one interface every memory backend implements."""
+
+from abc import ABC, abstractmethod
+
+from models import ChatMessage, SessionRef, SessionSummary
+
+
+class MemoryStore(ABC):
+    """Durable record of conversations, outside the workflow's bounded window.
+
+    Every method is idempotent so a retried activity is harmless.
+    """
+
+    @abstractmethod
+    async def record_messages(self, session: SessionRef, messages: list[ChatMessage]) -> int:
+        """Store messages (ignoring ids already stored); return how many were new."""
+
+    @abstractmethod
+    async def recent_messages(self, session: SessionRef, limit: int) -> list[ChatMessage]:
+        """Return the last ``limit`` messages of a session, oldest first."""
+
+    @abstractmethod
+    async def list_messages(
+        self, session: SessionRef, *, after_seq: int = -1, limit: int = 100
+    ) -> list[ChatMessage]:
+        """Return up to ``limit`` messages with ``seq > after_seq``, oldest first."""
+
+    @abstractmethod
+    async def find_reply(self, session: SessionRef, message_id: str) -> ChatMessage | None:
+        """Return the assistant or error message answering user message ``message_id``."""
+
+    @abstractmethod
+    async def archive_session(self, session: SessionRef, summary: SessionSummary) -> None:
+        """Mark a finished session archived with its summary."""
+
+    @abstractmethod
+    async def session_summary(self, session: SessionRef) -> SessionSummary | None:
+        """Return the archived summary of a session, if it was archived."""
+
+    async def close(self) -> None:  # noqa: B027 - optional hook, most stores hold nothing
+        """Release resources held by the store."""

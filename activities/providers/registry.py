@@ -1,0 +1,45 @@
+"""One registry of model providers: name -> factory building a Strands ``Model``.
+
+The worker turns it into ``StrandsPlugin(models=...)``; a session names its provider in
+``SessionConfig.model``. New providers plug in with :func:`register_provider`.
+"""
+
+from collections.abc import Callable
+
+from strands.models import Model
+
+from activities.providers.echo import EchoModel
+from models.settings import Settings
+
+ProviderFactory = Callable[[Settings], Model]
+
+_PROVIDERS: dict[str, ProviderFactory] = {}
+
+
+def register_provider(name: str, factory: ProviderFactory) -> None:
+    """Register (or replace) the provider called ``name``."""
+    _PROVIDERS[name] = factory
+
+
+def provider_names() -> list[str]:
+    """Names of every registered provider, sorted."""
+    return sorted(_PROVIDERS)
+
+
+def model_factories(
+    settings: Settings, extra: dict[str, ProviderFactory] | None = None
+) -> dict[str, Callable[[], Model]]:
+    """Zero-argument factories for ``StrandsPlugin(models=...)``, bound to ``settings``.
+
+    ``extra`` adds providers for this worker only (tests use it for failing providers).
+    Factories are called lazily by the plugin, once per worker process.
+    """
+    providers = {**_PROVIDERS, **(extra or {})}
+
+    def bind(factory: ProviderFactory) -> Callable[[], Model]:
+        return lambda: factory(settings)
+
+    return {name: bind(factory) for name, factory in providers.items()}
+
+
+register_provider("echo", lambda settings: EchoModel(delay_ms=settings.echo_delay_ms))

@@ -1,0 +1,111 @@
+"""The interactive chat used by ``convoflow chat`` and ``convoflow dev``."""
+
+import asyncio
+import contextlib
+import sys
+import threading
+from collections.abc import AsyncIterator
+from typing import TextIO
+
+from client.errors import ConvoflowError, SessionNotFoundError
+from client.session_client import SessionClient
+
+HELP = (
+    "Type a message and press Enter. Commands: /history, /status, /close, /quit "
+    "(Ctrl-D also quits; the session stays open until it expires)."
+)
+SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+
+
+@contextlib.asynccontextmanager
+async def spinner(label: str, out: TextIO = sys.stderr) -> AsyncIterator[None]:
+    """Show a spinner on a terminal while the block runs (nothing when not a terminal)."""
+    if not out.isatty():
+        yield
+        return
+
+    async def spin() -> None:
+        frame = 0
+        while True:
+            out.write(f"\r{SPINNER[frame % len(SPINNER)]} {label}")
+            out.flush()
+            frame += 1
+            await asyncio.sleep(0.1)
+
+    task = asyncio.create_task(spin())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        out.write("\r" + " " * (len(label) + 2) + "\r")
+        out.flush()
+
+
+async def _read_line(prompt: str, interactive: bool) -> str | None:
+    """One line from stdin (``None`` at end of input) without blocking the event loop.
+
+    A daemon thread reads, so Ctrl-C never waits for a pending ``input()``.
+    """
+    loop = asyncio.get_running_loop()
+    line: asyncio.Future[str | None] = loop.create_future()
+
+    def read() -> None:
+        try:
+            text: str | None = input(prompt) if interactive else sys.stdin.readline()
+        except EOFError:
+            text = None
+        if text == "" and not interactive:
+            text = None
+        elif text is not None:
+            text = text.rstrip("\n")
+        loop.call_soon_threadsafe(lambda: line.done() or line.set_result(text))
+
+    threading.Thread(target=read, name="stdin-reader", daemon=True).start()
+    return await line
+
+
+async def chat_loop(
+    sessions: SessionClient,
+    session_id: str,
+    *,
+    tenant_id: str = "default",
+    user_id: str | None = None,
+    out: TextIO = sys.stdout,
+) -> None:
+    """Read messages from stdin and print replies until end of input or ``/quit``."""
+    interactive = sys.stdin.isatty()
+    if interactive:
+        out.write(f"Session {tenant_id}/{session_id}. {HELP}\n")
+    while True:
+        line = await _read_line("you> ", interactive)
+        if line is None or line.strip() == "/quit":
+            return
+        text = line.strip()
+        if not text:
+            continue
+        try:
+            if text == "/history":
+                for message in await sessions.history(session_id, tenant_id=tenant_id):
+                    out.write(f"[{message.seq}] {message.role}: {message.message}\n")
+            elif text == "/status":
+                status = await sessions.status(session_id, tenant_id=tenant_id)
+                out.write(status.model_dump_json(indent=2) + "\n")
+            elif text == "/close":
+                summary = await sessions.close(session_id, tenant_id=tenant_id)
+                out.write(f"closed after {summary.turns if summary else '?'} turns\n")
+                return
+            elif text in ("/help", "/?"):
+                out.write(HELP + "\n")
+            else:
+                async with spinner("thinking…"):
+                    reply = await sessions.send(
+                        session_id, text, tenant_id=tenant_id, user_id=user_id
+                    )
+                out.write(f"assistant> {reply.reply}\n")
+        except SessionNotFoundError:
+            out.write("(no session yet: send a message to open it)\n")
+        except ConvoflowError as err:
+            out.write(f"error: {err}\n")
+        out.flush()

@@ -1,0 +1,399 @@
+"""The ``convoflow`` command line: dev stack, worker, and session commands.
+
+Data commands take ``--json`` and then print exactly one JSON document (errors included).
+Exit codes: 0 ok, 1 failure (turn failed, not found, Temporal unreachable), 2 bad input.
+"""
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from client.chat import chat_loop
+from client.errors import (
+    ConvoflowError,
+    MessageRejectedError,
+    SessionNotFoundError,
+    TurnFailedError,
+)
+from client.session_client import SessionClient
+from models import InvalidIdError
+from models.settings import Settings
+from worker.client import connect_client
+from worker.dev_server import DevServerError, dev_server
+from worker.replay import load_history, replay_histories
+from worker.run import run_worker, running_worker
+
+log = logging.getLogger("convoflow")
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class UsageError(Exception):
+    """A command was called with arguments that cannot work."""
+
+
+# ------------------------------------------------------------------ argument parsing
+
+
+def _connection_options() -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    group = parent.add_argument_group("connection (defaults from CONVOFLOW_* env vars)")
+    group.add_argument("--address", dest="temporal_address", help="Temporal host:port")
+    group.add_argument("--namespace", help="Temporal namespace")
+    group.add_argument("--task-queue", dest="task_queue", help="worker task queue")
+    group.add_argument("--data-dir", dest="data_dir", type=Path, help="data directory")
+    group.add_argument("--model", help="model provider for new sessions (echo, ...)")
+    group.add_argument("--memory", choices=["local", "agentcore"], help="memory backend")
+    group.add_argument("--echo-delay-ms", dest="echo_delay_ms", type=float, help="echo pacing")
+    group.add_argument(
+        "-v", "--verbose", action="store_true", help="log at INFO level to stderr"
+    )
+    return parent
+
+
+def _session_options(with_json: bool = True) -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("--session", required=True, help="session id")
+    parent.add_argument("--tenant", help="tenant id (default: CONVOFLOW_TENANT or 'default')")
+    parent.add_argument("--user", help="user id (default: CONVOFLOW_USER)")
+    if with_json:
+        parent.add_argument("--json", action="store_true", help="print one JSON document")
+    return parent
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full ``convoflow`` argument parser."""
+    conn = _connection_options()
+    parser = argparse.ArgumentParser(
+        prog="convoflow", description="Durable AI agent conversations on Temporal."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    dev = commands.add_parser(
+        "dev", parents=[conn], help="dev server + worker + chat in one command"
+    )
+    dev.add_argument("--port", type=int, default=7233, help="Temporal gRPC port (7233)")
+    dev.add_argument("--ui-port", type=int, help="Web UI port (gRPC port + 1000)")
+    dev.add_argument("--session", default="dev", help="session to chat in (default: dev)")
+    dev.add_argument("--tenant", help="tenant id")
+    dev.add_argument("--user", help="user id")
+    dev.add_argument("--no-chat", action="store_true", help="run server and worker only")
+
+    commands.add_parser("worker", parents=[conn], help="run a session worker")
+
+    send = commands.add_parser(
+        "send", parents=[conn, _session_options()], help="send a message, print the reply"
+    )
+    send.add_argument("--message-id", help="idempotency key (repeat it to retry safely)")
+    send.add_argument("text", help="the message")
+
+    submit = commands.add_parser(
+        "submit", parents=[conn, _session_options()], help="queue a message without waiting"
+    )
+    submit.add_argument("--message-id", help="idempotency key")
+    submit.add_argument("text", help="the message")
+
+    history = commands.add_parser(
+        "history", parents=[conn, _session_options()], help="print the kept messages"
+    )
+    history.add_argument("--limit", type=int, help="only the last N messages")
+
+    commands.add_parser("status", parents=[conn, _session_options()], help="session status")
+
+    close = commands.add_parser(
+        "close", parents=[conn, _session_options()], help="close (and archive) a session"
+    )
+    close.add_argument("--reason", default="closed by request", help="why")
+    close.add_argument("--no-wait", action="store_true", help="do not wait for the archive")
+
+    sessions = commands.add_parser("sessions", parents=[conn], help="list sessions")
+    sessions.add_argument("--tenant", help="only this tenant")
+    sessions.add_argument("--all", action="store_true", help="include finished sessions")
+    sessions.add_argument("--limit", type=int, default=100)
+    sessions.add_argument("--json", action="store_true", help="print one JSON document")
+
+    commands.add_parser(
+        "chat", parents=[conn, _session_options(with_json=False)], help="interactive chat"
+    )
+
+    replay = commands.add_parser(
+        "replay", parents=[conn], help="replay histories against the current code"
+    )
+    replay.add_argument("files", nargs="*", type=Path, help="history JSON files")
+    replay.add_argument("--workflow-id", action="append", default=[], help="a live session")
+    replay.add_argument("--json", action="store_true", help="print one JSON document")
+    return parser
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    """Environment settings overridden by whichever flags were given."""
+    names = (
+        "temporal_address",
+        "namespace",
+        "task_queue",
+        "data_dir",
+        "model",
+        "memory",
+        "echo_delay_ms",
+    )
+    overrides = {name: getattr(args, name) for name in names if getattr(args, name, None)}
+    for flag, field in (("tenant", "tenant"), ("user", "user")):
+        if getattr(args, flag, None):
+            overrides[field] = getattr(args, flag)
+    return Settings(**overrides)
+
+
+# ------------------------------------------------------------------------ output
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, list):
+        return [_jsonable(item) for item in value]
+    if hasattr(value, "__dataclass_fields__"):
+        return json.loads(json.dumps(asdict(value), default=str))
+    return value
+
+
+def emit_json(value: Any) -> None:
+    """Print one JSON document."""
+    sys.stdout.write(json.dumps(_jsonable(value), ensure_ascii=False) + "\n")
+
+
+def _report_error(args: argparse.Namespace, kind: str, message: str) -> None:
+    if getattr(args, "json", False):
+        emit_json({"error": {"type": kind, "message": message}})
+    else:
+        sys.stderr.write(f"convoflow: {message}\n")
+
+
+# ---------------------------------------------------------------------- commands
+
+
+async def _send(args: argparse.Namespace, sessions: SessionClient, settings: Settings) -> int:
+    reply = await sessions.send(
+        args.session,
+        args.text,
+        tenant_id=settings.tenant,
+        user_id=settings.user,
+        message_id=args.message_id,
+    )
+    if args.json:
+        emit_json(reply)
+    else:
+        sys.stdout.write(reply.reply + "\n")
+    return EXIT_OK
+
+
+async def _submit(args: argparse.Namespace, sessions: SessionClient, settings: Settings) -> int:
+    message_id = await sessions.submit(
+        args.session,
+        args.text,
+        tenant_id=settings.tenant,
+        user_id=settings.user,
+        message_id=args.message_id,
+    )
+    if args.json:
+        emit_json({"message_id": message_id, "session_id": args.session, "queued": True})
+    else:
+        sys.stdout.write(f"queued {message_id}\n")
+    return EXIT_OK
+
+
+async def _history(args: argparse.Namespace, sessions: SessionClient, settings: Settings) -> int:
+    if args.limit is not None and args.limit < 0:
+        raise UsageError("--limit must be zero or more")
+    messages = await sessions.history(args.session, tenant_id=settings.tenant, limit=args.limit)
+    if args.json:
+        emit_json(messages)
+        return EXIT_OK
+    if messages and messages[0].seq:
+        sys.stdout.write(f"({messages[0].seq} earlier messages are in the memory store)\n")
+    for message in messages:
+        stamp = message.timestamp.isoformat(timespec="seconds") if message.timestamp else ""
+        sys.stdout.write(f"[{message.seq}] {stamp} {message.role}: {message.message}\n")
+    return EXIT_OK
+
+
+async def _status(args: argparse.Namespace, sessions: SessionClient, settings: Settings) -> int:
+    status = await sessions.status(args.session, tenant_id=settings.tenant)
+    if args.json:
+        emit_json(status)
+        return EXIT_OK
+    sys.stdout.write(
+        f"{status.tenant_id}/{status.session_id}: {status.status} ({status.current_step}, "
+        f"{status.progress}%)\n"
+        f"messages {status.total_messages} ({status.message_count} kept), turns {status.turns},"
+        f" queued {status.queued}, run {status.run}\n"
+        f"last activity {status.last_activity.isoformat(timespec='seconds')}, "
+        f"expires {status.expires_at.isoformat(timespec='seconds')}\n"
+    )
+    for issue in status.issues:
+        sys.stdout.write(f"issue: {issue}\n")
+    return EXIT_OK
+
+
+async def _close(args: argparse.Namespace, sessions: SessionClient, settings: Settings) -> int:
+    summary = await sessions.close(
+        args.session, tenant_id=settings.tenant, reason=args.reason, wait=not args.no_wait
+    )
+    if args.json:
+        emit_json(summary if summary is not None else {"session_id": args.session, "closing": True})
+    elif summary is None:
+        sys.stdout.write(f"closing {args.session}\n")
+    else:
+        sys.stdout.write(
+            f"{summary.session_id} {summary.status}: {summary.reason} "
+            f"({summary.turns} turns, {summary.total_messages} messages archived)\n"
+        )
+    return EXIT_OK
+
+
+async def _sessions(args: argparse.Namespace, sessions: SessionClient, settings: Settings) -> int:
+    rows = await sessions.list_sessions(
+        tenant_id=args.tenant, running_only=not args.all, limit=args.limit
+    )
+    if args.json:
+        emit_json(rows)
+        return EXIT_OK
+    for row in rows:
+        started = row.start_time.isoformat(timespec="seconds") if row.start_time else "-"
+        sys.stdout.write(
+            f"{row.tenant_id}/{row.session_id}\t{row.status}\tuser={row.user_id or '-'}"
+            f"\tmessages={row.message_count if row.message_count is not None else '-'}"
+            f"\tstarted={started}\n"
+        )
+    if not rows:
+        sys.stdout.write("no sessions\n")
+    return EXIT_OK
+
+
+async def _chat(args: argparse.Namespace, sessions: SessionClient, settings: Settings) -> int:
+    await chat_loop(sessions, args.session, tenant_id=settings.tenant, user_id=settings.user)
+    return EXIT_OK
+
+
+async def _replay(args: argparse.Namespace, settings: Settings) -> int:
+    if not args.files and not args.workflow_id:
+        raise UsageError("give history files and/or --workflow-id")
+    histories = [(str(path), load_history(path)) for path in args.files]
+    if args.workflow_id:
+        client = await connect_client(settings)
+        for workflow_id in args.workflow_id:
+            history = await client.get_workflow_handle(workflow_id).fetch_history()
+            histories.append((f"live:{workflow_id}", history))
+    outcomes = await replay_histories(histories, settings)
+    failed = [outcome for outcome in outcomes if not outcome.ok]
+    if args.json:
+        emit_json({"replayed": len(outcomes), "failed": len(failed), "results": outcomes})
+    else:
+        for outcome in outcomes:
+            mark = "ok  " if outcome.ok else "FAIL"
+            sys.stdout.write(f"{mark} {outcome.source} ({outcome.workflow_id})\n")
+            if outcome.error:
+                sys.stdout.write(f"     {outcome.error}\n")
+        sys.stdout.write(f"{len(outcomes) - len(failed)}/{len(outcomes)} replayed cleanly\n")
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+async def _worker(settings: Settings) -> int:
+    client = await connect_client(settings)
+    await run_worker(client, settings)
+    return EXIT_OK
+
+
+async def _dev(args: argparse.Namespace, settings: Settings) -> int:
+    async with dev_server(settings.data_dir, port=args.port, ui_port=args.ui_port) as server:
+        settings = settings.model_copy(update={"temporal_address": server.address})
+        client = await connect_client(settings)
+        async with running_worker(client, settings):
+            sys.stderr.write(
+                f"Temporal dev server at {server.address} (state in {server.db_path})\n"
+                f"Temporal UI: {server.ui_url}/namespaces/{settings.namespace}/workflows\n"
+                f"Worker on task queue {settings.task_queue!r}, model {settings.model!r}\n"
+            )
+            if args.no_chat:
+                sys.stderr.write("Press Ctrl-C to stop.\n")
+                stop = asyncio.Event()
+                loop = asyncio.get_running_loop()
+                for signum in (signal.SIGINT, signal.SIGTERM):
+                    loop.add_signal_handler(signum, stop.set)
+                await stop.wait()
+            else:
+                await chat_loop(
+                    SessionClient(client, settings),
+                    args.session,
+                    tenant_id=settings.tenant,
+                    user_id=settings.user,
+                )
+            sys.stderr.write("Stopping worker and dev server…\n")
+    return EXIT_OK
+
+
+async def run_command(args: argparse.Namespace) -> int:
+    """Run the parsed command; translate errors into messages and exit codes."""
+    try:
+        settings = settings_from(args)
+        if args.command == "dev":
+            return await _dev(args, settings)
+        if args.command == "worker":
+            return await _worker(settings)
+        if args.command == "replay":
+            return await _replay(args, settings)
+        handlers = {
+            "send": _send,
+            "submit": _submit,
+            "history": _history,
+            "status": _status,
+            "close": _close,
+            "sessions": _sessions,
+            "chat": _chat,
+        }
+        sessions = await SessionClient.connect(settings)
+        return await handlers[args.command](args, sessions, settings)
+    except (MessageRejectedError, InvalidIdError, UsageError, ValidationError) as err:
+        kind = err.kind if isinstance(err, MessageRejectedError) else type(err).__name__
+        _report_error(args, kind, str(err))
+        return EXIT_BAD_INPUT
+    except (TurnFailedError, SessionNotFoundError, ConvoflowError, DevServerError) as err:
+        _report_error(args, type(err).__name__, str(err))
+        return EXIT_FAILED
+    except RuntimeError as err:
+        if "connect" in str(err).lower():
+            address = getattr(args, "temporal_address", None) or Settings().temporal_address
+            _report_error(args, "ConnectionError", f"cannot reach Temporal at {address}: {err}")
+            return EXIT_FAILED
+        raise
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of the ``convoflow`` console script."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose or args.command == "worker" else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        code = asyncio.run(run_command(args))
+    except KeyboardInterrupt:
+        code = EXIT_INTERRUPTED
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Exit hard: the interpreter can abort at exit after Temporal work (sdk-python#300).
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    main()

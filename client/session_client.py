@@ -1,0 +1,320 @@
+"""SessionClient: the typed async Python API for Convoflow sessions."""
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
+from temporalio.client import (
+    WorkflowExecutionStatus as ExecutionStatus,
+)
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+)
+from temporalio.service import RPCError, RPCStatusCode
+
+from client.errors import (
+    ConvoflowError,
+    MessageRejectedError,
+    SessionNotFoundError,
+    error_from_update,
+)
+from models import (
+    ChatMessage,
+    ChatReply,
+    SessionConfig,
+    SessionInput,
+    SessionStatus,
+    SessionSummary,
+    parse_session_workflow_id,
+    session_workflow_id,
+    validate_id,
+)
+from models import search_attributes as sa
+from models.settings import Settings
+from worker.client import connect_client
+from workflows.session import SessionWorkflow
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    """One session as listed by :meth:`SessionClient.list_sessions`."""
+
+    tenant_id: str
+    session_id: str
+    workflow_id: str
+    run_id: str | None
+    status: str
+    start_time: datetime | None
+    close_time: datetime | None
+    user_id: str | None
+    message_count: int | None
+
+
+def new_message_id() -> str:
+    """A fresh idempotency key for a message."""
+    return uuid.uuid4().hex
+
+
+class SessionClient:
+    """Send messages to sessions and read them back.
+
+    ``await SessionClient.connect()`` with no arguments uses the CLI's settings (the
+    ``CONVOFLOW_*`` environment).
+    """
+
+    def __init__(self, client: Client, settings: Settings) -> None:
+        """Wrap a connected Temporal ``client`` (built by ``worker.client.connect_client``)."""
+        self.temporal = client
+        self.settings = settings
+
+    @classmethod
+    async def connect(cls, settings: Settings | None = None) -> "SessionClient":
+        """Connect with ``settings`` (default: from the environment)."""
+        settings = settings or Settings()
+        return cls(await connect_client(settings), settings)
+
+    # ----------------------------------------------------------------- messages
+
+    def handle(
+        self, session_id: str, tenant_id: str = "default"
+    ) -> WorkflowHandle[SessionWorkflow, SessionSummary]:
+        """The workflow handle of a session (latest run)."""
+        return self.temporal.get_workflow_handle_for(
+            SessionWorkflow.run, session_workflow_id(tenant_id, session_id)
+        )
+
+    def _start_operation(
+        self,
+        session_id: str,
+        tenant_id: str,
+        user_id: str | None,
+        config: SessionConfig | None,
+        initial_context: dict[str, Any] | None,
+    ) -> WithStartWorkflowOperation[SessionWorkflow, SessionSummary]:
+        return WithStartWorkflowOperation(
+            SessionWorkflow.run,
+            self._session_input(session_id, tenant_id, user_id, config, initial_context),
+            id=session_workflow_id(tenant_id, session_id),
+            task_queue=self.settings.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            search_attributes=self._search_attributes(tenant_id, user_id),
+            static_summary=f"tenant {tenant_id} · session {session_id} · user {user_id or '-'}",
+        )
+
+    def _session_input(
+        self,
+        session_id: str,
+        tenant_id: str,
+        user_id: str | None,
+        config: SessionConfig | None,
+        initial_context: dict[str, Any] | None,
+    ) -> SessionInput:
+        if config is None:
+            config = SessionConfig(
+                model=self.settings.model, search_attributes=self.settings.search_attributes
+            )
+        return SessionInput(
+            session_id=validate_id("session id", session_id),
+            tenant_id=validate_id("tenant id", tenant_id),
+            user_id=validate_id("user id", user_id) if user_id is not None else None,
+            config=config,
+            initial_context=initial_context,
+        )
+
+    def _search_attributes(self, tenant_id: str, user_id: str | None) -> TypedSearchAttributes:
+        if not self.settings.search_attributes:
+            return TypedSearchAttributes.empty
+        pairs: list[SearchAttributePair[str]] = [
+            SearchAttributePair(sa.TENANT, tenant_id),
+            SearchAttributePair(sa.STATUS, "active"),
+        ]
+        if user_id is not None:
+            pairs.append(SearchAttributePair(sa.USER, user_id))
+        return TypedSearchAttributes(pairs)
+
+    async def send(
+        self,
+        session_id: str,
+        text: str,
+        *,
+        tenant_id: str = "default",
+        user_id: str | None = None,
+        message_id: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        config: SessionConfig | None = None,
+        initial_context: dict[str, Any] | None = None,
+        stream: bool = False,
+    ) -> ChatReply:
+        """Send ``text`` and wait for the reply, opening the session if needed.
+
+        Safe to retry with the same ``message_id``: the session answers it once.
+        Raises :class:`MessageRejectedError` or :class:`TurnFailedError`.
+        """
+        message = ChatMessage(
+            message_id=message_id or new_message_id(),
+            message=text,
+            user_id=user_id,
+            metadata=metadata,
+            stream=stream,
+        )
+        for attempt in range(2):
+            operation = self._start_operation(
+                session_id, tenant_id, user_id, config, initial_context
+            )
+            try:
+                return await self.temporal.execute_update_with_start_workflow(
+                    SessionWorkflow.send_message, message, start_workflow_operation=operation
+                )
+            except WorkflowUpdateFailedError as err:
+                error = error_from_update(err)
+                closing = isinstance(error, MessageRejectedError) and error.kind == "SessionClosing"
+                if closing and attempt == 0:
+                    # The old run is archiving; once it completes the next send opens a new run.
+                    await self._wait_closed(session_id, tenant_id)
+                    continue
+                raise error from None
+        raise ConvoflowError("unreachable")  # pragma: no cover
+
+    async def _wait_closed(self, session_id: str, tenant_id: str) -> None:
+        try:
+            await self.handle(session_id, tenant_id).result()
+        except Exception:
+            return
+
+    async def submit(
+        self,
+        session_id: str,
+        text: str,
+        *,
+        tenant_id: str = "default",
+        user_id: str | None = None,
+        message_id: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        config: SessionConfig | None = None,
+        initial_context: dict[str, Any] | None = None,
+    ) -> str:
+        """Queue ``text`` without waiting (signal-with-start); return its message id."""
+        message = ChatMessage(
+            message_id=message_id or new_message_id(),
+            message=text,
+            user_id=user_id,
+            metadata=metadata,
+        )
+        await self.temporal.start_workflow(
+            SessionWorkflow.run,
+            self._session_input(session_id, tenant_id, user_id, config, initial_context),
+            id=session_workflow_id(tenant_id, session_id),
+            task_queue=self.settings.task_queue,
+            start_signal="submit_message",
+            start_signal_args=[message],
+            search_attributes=self._search_attributes(tenant_id, user_id),
+            static_summary=f"tenant {tenant_id} · session {session_id} · user {user_id or '-'}",
+        )
+        assert message.message_id is not None
+        return message.message_id
+
+    async def close(
+        self,
+        session_id: str,
+        *,
+        tenant_id: str = "default",
+        reason: str = "closed by request",
+        wait: bool = True,
+    ) -> SessionSummary | None:
+        """Close a session (it archives first); with ``wait``, return its summary."""
+        handle = self.handle(session_id, tenant_id)
+        try:
+            await handle.signal(SessionWorkflow.close, reason)
+        except RPCError as err:
+            raise self._rpc_error(err, session_id, tenant_id) from None
+        if not wait:
+            return None
+        summary: SessionSummary = await handle.result()
+        return summary
+
+    # ------------------------------------------------------------------ queries
+
+    async def history(
+        self, session_id: str, *, tenant_id: str = "default", limit: int | None = None
+    ) -> list[ChatMessage]:
+        """Kept messages, oldest first (at most ``limit``)."""
+        try:
+            return await self.handle(session_id, tenant_id).query(SessionWorkflow.history, limit)
+        except RPCError as err:
+            raise self._rpc_error(err, session_id, tenant_id) from None
+
+    async def status(self, session_id: str, *, tenant_id: str = "default") -> SessionStatus:
+        """The session's status."""
+        try:
+            return await self.handle(session_id, tenant_id).query(SessionWorkflow.status)
+        except RPCError as err:
+            raise self._rpc_error(err, session_id, tenant_id) from None
+
+    async def config(self, session_id: str, *, tenant_id: str = "default") -> SessionConfig:
+        """The session's configuration."""
+        try:
+            return await self.handle(session_id, tenant_id).query(SessionWorkflow.config)
+        except RPCError as err:
+            raise self._rpc_error(err, session_id, tenant_id) from None
+
+    @staticmethod
+    def _rpc_error(err: RPCError, session_id: str, tenant_id: str) -> ConvoflowError:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            return SessionNotFoundError(f"no session {session_id!r} in tenant {tenant_id!r}")
+        return ConvoflowError(f"session {session_id!r}: {err.message}")
+
+    async def list_sessions(
+        self,
+        *,
+        tenant_id: str | None = None,
+        running_only: bool = True,
+        limit: int = 100,
+    ) -> list[SessionInfo]:
+        """Sessions, newest first: one row per session (its latest run)."""
+        clauses = ["WorkflowType = 'SessionWorkflow'"]
+        if tenant_id is not None:
+            validate_id("tenant id", tenant_id)
+            clauses.append(f"WorkflowId STARTS_WITH 'convoflow:{tenant_id}:'")
+        if running_only:
+            clauses.append("ExecutionStatus = 'Running'")
+        else:
+            clauses.append("ExecutionStatus != 'ContinuedAsNew'")
+        query = " AND ".join(clauses)
+        seen: set[str] = set()
+        sessions: list[SessionInfo] = []
+        async for execution in self.temporal.list_workflows(query, limit=limit * 2):
+            if execution.id in seen:
+                continue
+            seen.add(execution.id)
+            try:
+                tenant, session = parse_session_workflow_id(execution.id)
+            except ValueError:
+                continue
+            attributes = execution.typed_search_attributes
+            status = execution.status
+            sessions.append(
+                SessionInfo(
+                    tenant_id=tenant,
+                    session_id=session,
+                    workflow_id=execution.id,
+                    run_id=execution.run_id,
+                    status=attributes.get(sa.STATUS)
+                    or (status.name.lower() if isinstance(status, ExecutionStatus) else "unknown"),
+                    start_time=execution.start_time,
+                    close_time=execution.close_time,
+                    user_id=attributes.get(sa.USER),
+                    message_count=attributes.get(sa.MESSAGE_COUNT),
+                )
+            )
+            if len(sessions) >= limit:
+                break
+        return sessions

@@ -1,0 +1,41 @@
+"""Pydantic models shared by the workflow, activities and clients."""
+
+from models.chat import ChatMessage, ChatReply, Role, TokenUsage
+from models.ids import InvalidIdError, parse_session_workflow_id, session_workflow_id, validate_id
+from models.memory import (
+    ArchiveSessionInput,
+    FindReplyInput,
+    RecentMessagesInput,
+    RecordMessagesInput,
+    SessionRef,
+)
+from models.session import (
+    SessionConfig,
+    SessionInput,
+    SessionState,
+    SessionStatus,
+    SessionStatusName,
+    SessionSummary,
+)
+
+__all__ = [
+    "ArchiveSessionInput",
+    "ChatMessage",
+    "ChatReply",
+    "FindReplyInput",
+    "InvalidIdError",
+    "RecentMessagesInput",
+    "RecordMessagesInput",
+    "Role",
+    "SessionConfig",
+    "SessionInput",
+    "SessionRef",
+    "SessionState",
+    "SessionStatus",
+    "SessionStatusName",
+    "SessionSummary",
+    "TokenUsage",
+    "parse_session_workflow_id",
+    "session_workflow_id",
+    "validate_id",
+]

@@ -1,0 +1,36 @@
+"""Identifiers: validation of tenant/session/message ids and the workflow id built from them."""
+
+import re
+
+ID_PATTERN = r"^[A-Za-z0-9._-]{1,128}$"
+_ID_RE = re.compile(ID_PATTERN)
+WORKFLOW_ID_PREFIX = "convoflow"
+
+
+class InvalidIdError(ValueError):
+    """An id that does not match ``[A-Za-z0-9._-]{1,128}``."""
+
+
+def validate_id(kind: str, value: str) -> str:
+    """Return ``value`` if it is a valid id, else raise :class:`InvalidIdError` naming ``kind``."""
+    if not isinstance(value, str) or not _ID_RE.fullmatch(value):
+        raise InvalidIdError(
+            f"invalid {kind} {value!r}: use 1-128 characters from A-Z a-z 0-9 . _ -"
+        )
+    return value
+
+
+def session_workflow_id(tenant_id: str, session_id: str) -> str:
+    """Workflow id of a session: ``convoflow:{tenant_id}:{session_id}``."""
+    validate_id("tenant id", tenant_id)
+    validate_id("session id", session_id)
+    return f"{WORKFLOW_ID_PREFIX}:{tenant_id}:{session_id}"
+
+
+def parse_session_workflow_id(workflow_id: str) -> tuple[str, str]:
+    """Split a session workflow id into ``(tenant_id, session_id)``."""
+    prefix, sep, rest = workflow_id.partition(":")
+    tenant_id, sep2, session_id = rest.partition(":")
+    if prefix != WORKFLOW_ID_PREFIX or not sep or not sep2:
+        raise InvalidIdError(f"not a convoflow session workflow id: {workflow_id!r}")
+    return validate_id("tenant id", tenant_id), validate_id("session id", session_id)

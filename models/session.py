@@ -1,0 +1,110 @@
+"""Session configuration, workflow input, carried state, status and summary."""
+
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from temporalio.contrib.workflow_streams import WorkflowStreamState
+
+from models.chat import ChatMessage, TokenUsage
+from models.ids import ID_PATTERN
+
+SessionStatusName = Literal["active", "processing", "closing", "expired", "closed"]
+
+
+class SessionConfig(BaseModel):
+    """Per-session behaviour. Defaults follow the seed (100 kept, 10 in context, 24 h idle)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field("echo", min_length=1, description="Registered model provider name")
+    system_prompt: str = Field("You are a helpful assistant.", max_length=32_000)
+    max_messages: int = Field(100, ge=2, le=10_000, description="Messages kept in the workflow")
+    context_messages: int = Field(10, ge=0, le=1_000, description="Messages sent to the model")
+    idle_timeout: timedelta = Field(timedelta(hours=24), description="Expire after this idle")
+    message_ttl: timedelta | None = Field(None, description="Drop kept messages older than this")
+    max_message_chars: int = Field(32_000, ge=1, le=1_000_000)
+    max_queued_messages: int = Field(100, ge=1, le=10_000, description="Turns waiting at once")
+    continue_as_new_events: int = Field(
+        2_000, ge=100, le=40_000, description="Start a new run past this many history events"
+    )
+    dedupe_window: int = Field(1_000, ge=10, le=100_000, description="Message ids remembered")
+    model_timeout: timedelta = Field(timedelta(minutes=2), description="One model attempt")
+    model_max_attempts: int = Field(5, ge=1, le=100)
+    search_attributes: bool = Field(
+        True, description="Upsert Convoflow* search attributes (must be registered)"
+    )
+
+    @model_validator(mode="after")
+    def _check_durations(self) -> "SessionConfig":
+        if self.idle_timeout <= timedelta(0):
+            raise ValueError("idle_timeout must be positive")
+        if self.message_ttl is not None and self.message_ttl <= timedelta(0):
+            raise ValueError("message_ttl must be positive")
+        if self.model_timeout <= timedelta(0):
+            raise ValueError("model_timeout must be positive")
+        return self
+
+
+class SessionState(BaseModel):
+    """What a run hands to the next one through continue-as-new."""
+
+    messages: list[ChatMessage] = Field(default_factory=list)
+    next_seq: int = 0
+    turns: int = 0
+    recent_message_ids: list[str] = Field(default_factory=list)
+    pending: list[ChatMessage] = Field(default_factory=list)
+    issues: list[str] = Field(default_factory=list)
+    usage: TokenUsage = Field(default_factory=TokenUsage)
+    created_at: datetime
+    last_activity: datetime
+    runs: int = 1
+    stream_state: WorkflowStreamState | None = None
+
+
+class SessionInput(BaseModel):
+    """The session workflow's single argument."""
+
+    session_id: str = Field(..., pattern=ID_PATTERN)
+    tenant_id: str = Field("default", pattern=ID_PATTERN)
+    user_id: str | None = Field(None, pattern=ID_PATTERN)
+    config: SessionConfig = Field(default_factory=SessionConfig)
+    initial_context: dict[str, Any] | None = None
+    carried: SessionState | None = None
+
+
+class SessionStatus(BaseModel):
+    """The seed's StatusModel plus counts and timing, answered by the ``status`` query."""
+
+    status: SessionStatusName
+    current_step: str
+    progress: int = Field(..., ge=0, le=100)
+    issues: list[str] = Field(default_factory=list)
+    updated_at: datetime
+    session_id: str
+    tenant_id: str
+    user_id: str | None = None
+    message_count: int = Field(..., description="Messages kept in the workflow")
+    total_messages: int = Field(..., description="Messages in the whole conversation")
+    trimmed_messages: int = Field(..., description="Earlier messages kept only in memory")
+    turns: int
+    queued: int
+    last_activity: datetime
+    expires_at: datetime
+    run: int = Field(..., description="Run number (continue-as-new count + 1)")
+    usage: TokenUsage = Field(default_factory=TokenUsage)
+
+
+class SessionSummary(BaseModel):
+    """The result of a finished session."""
+
+    session_id: str
+    tenant_id: str
+    user_id: str | None
+    status: Literal["expired", "closed"]
+    reason: str
+    turns: int
+    total_messages: int
+    created_at: datetime
+    ended_at: datetime
+    usage: TokenUsage = Field(default_factory=TokenUsage)

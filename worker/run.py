@@ -1,0 +1,72 @@
+"""Running a session worker: workflow, model activities (via the plugin) and memory activities."""
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.memory import MemoryActivities, MemoryStore, SqliteMemoryStore
+from models.settings import Settings
+from workflows.session import SessionWorkflow
+
+log = logging.getLogger("convoflow.worker")
+
+
+def open_memory_store(settings: Settings) -> MemoryStore:
+    """The memory backend chosen by ``settings.memory``."""
+    if settings.memory == "local":
+        return SqliteMemoryStore(settings.memory_db_path)
+    raise ValueError(
+        f"memory backend {settings.memory!r} is not available yet; use CONVOFLOW_MEMORY=local"
+    )
+
+
+def build_worker(client: Client, settings: Settings, store: MemoryStore) -> Worker:
+    """A worker for the session workflow and memory activities on ``settings.task_queue``.
+
+    Model activities come from the Strands plugin on ``client``.
+    """
+    return Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=[SessionWorkflow],
+        activities=MemoryActivities(store).all(),
+        max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
+        max_concurrent_activities=settings.max_concurrent_activities,
+        max_cached_workflows=settings.max_cached_workflows,
+        graceful_shutdown_timeout=timedelta(seconds=settings.graceful_shutdown_seconds),
+    )
+
+
+@contextlib.asynccontextmanager
+async def running_worker(client: Client, settings: Settings) -> AsyncIterator[Worker]:
+    """Run a worker (and its memory store) for the duration of the ``async with`` block."""
+    store = open_memory_store(settings)
+    worker = build_worker(client, settings, store)
+    try:
+        async with worker:
+            yield worker
+    finally:
+        await store.close()
+
+
+async def run_worker(client: Client, settings: Settings) -> None:
+    """Run a worker until SIGINT/SIGTERM, then shut down gracefully."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    async with running_worker(client, settings):
+        log.info(
+            "worker polling task queue %r on %s (namespace %s)",
+            settings.task_queue,
+            settings.temporal_address,
+            settings.namespace,
+        )
+        await stop.wait()
+        log.info("shutting down: finishing in-flight tasks")

@@ -1,0 +1,1 @@
+"""The session workflow and its pure helpers (deterministic, no I/O)."""

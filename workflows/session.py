@@ -1,0 +1,609 @@
+"""SessionWorkflow: one durable chat session.
+
+Messages arrive by update (``send_message``, request/response) or signal
+(``submit_message``, fire-and-forget) and are processed one at a time in arrival order by
+the main loop: model turn -> reply -> record to memory (after the reply) -> trim. Timers
+expire the session when idle and age out old messages; long sessions continue-as-new.
+"""
+
+import asyncio
+import json
+from collections import deque
+from datetime import datetime, timedelta
+from typing import Any, Literal, NoReturn
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, SearchAttributeUpdate
+from temporalio.contrib.workflow_streams import WorkflowStream
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from strands.types.exceptions import (
+        ContextWindowOverflowException,
+        EventLoopException,
+        MaxTokensReachedException,
+    )
+    from temporalio.strands_agents import TemporalAgent
+
+    from activities.memory.activities import MemoryActivities
+    from models import (
+        ArchiveSessionInput,
+        ChatMessage,
+        ChatReply,
+        FindReplyInput,
+        RecordMessagesInput,
+        SessionConfig,
+        SessionInput,
+        SessionRef,
+        SessionState,
+        SessionStatus,
+        SessionStatusName,
+        SessionSummary,
+        TokenUsage,
+    )
+    from models import search_attributes as sa
+    from workflows.inbound import InvalidMessageError, parse_inbound
+    from workflows.window import (
+        RecentIds,
+        age_deadline,
+        model_messages,
+        reply_text,
+        system_prompt_for,
+        trim_older_than,
+        trim_to_count,
+    )
+
+STREAM_TOPIC = "tokens"
+MAX_ISSUES = 20
+MAX_OUTCOMES = 200
+TURN_FAILED = "TurnFailed"
+SESSION_CLOSING = "SessionClosing"
+
+MEMORY_TIMEOUT = timedelta(seconds=30)
+# Memory writes retry until they land: trimmed messages must reach the store.
+MEMORY_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=1),
+    maximum_attempts=0,
+)
+LOOKUP_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=5)
+
+# Errors from a model turn that end the turn (not the workflow task).
+_TURN_ERRORS = (
+    ActivityError,
+    ApplicationError,
+    EventLoopException,
+    MaxTokensReachedException,
+    ContextWindowOverflowException,
+)
+
+
+def _root_message(error: BaseException) -> str:
+    """The innermost cause's message: what actually went wrong."""
+    while error.__cause__ is not None:
+        error = error.__cause__
+    return str(error) or type(error).__name__
+
+
+@workflow.defn(name="SessionWorkflow")
+class SessionWorkflow:
+    """A chat session: queue -> model turn -> reply -> record -> trim -> timers."""
+
+    @workflow.init
+    def __init__(self, input: SessionInput) -> None:
+        """Restore state (fresh or carried by continue-as-new) and host the token stream."""
+        carried = input.carried
+        self._stream = WorkflowStream(prior_state=carried.stream_state if carried else None)
+        now = workflow.now()
+        self._session_id = input.session_id
+        self._tenant_id = input.tenant_id
+        self._user_id = input.user_id
+        self._config: SessionConfig = input.config
+        self._initial_context = input.initial_context
+        self._messages: list[ChatMessage] = list(carried.messages) if carried else []
+        self._next_seq = carried.next_seq if carried else 0
+        self._turns = carried.turns if carried else 0
+        self._issues: list[str] = list(carried.issues) if carried else []
+        self._usage = carried.usage.model_copy() if carried else TokenUsage()
+        self._created_at: datetime = carried.created_at if carried else now
+        self._last_activity: datetime = carried.last_activity if carried else now
+        self._run_number = carried.runs if carried else 1
+        self._recent_ids = RecentIds(
+            self._config.dedupe_window, carried.recent_message_ids if carried else ()
+        )
+        self._queue: deque[ChatMessage] = deque(carried.pending if carried else ())
+        self._in_flight: set[str] = {m.message_id for m in self._queue if m.message_id}
+        self._outcomes: dict[str, ChatReply | str] = {}
+        self._unrecorded: list[ChatMessage] = []
+        self._recording = False
+        self._current: ChatMessage | None = None
+        self._close_reason: str | None = None
+        self._idle_due = False
+        self._status: SessionStatusName = "active"
+        self._step = "waiting for messages"
+        self._progress = 100
+        self._updated_at = now
+
+    # ----------------------------------------------------------------- main loop
+
+    @workflow.run
+    async def run(self, input: SessionInput) -> SessionSummary:
+        """Process messages until the session is closed or expires."""
+        if input.carried is None:
+            self._upsert_search_attributes(first=True)
+            if self._initial_context:
+                self._append(self._context_message(self._initial_context))
+        self._show_details()
+        tasks = [asyncio.create_task(self._watch_idle()), asyncio.create_task(self._record_loop())]
+        if self._config.message_ttl is not None:
+            tasks.append(asyncio.create_task(self._watch_age(self._config.message_ttl)))
+        while True:
+            await workflow.wait_condition(
+                lambda: bool(self._queue) or self._close_reason is not None or self._idle_due
+            )
+            while self._queue and not self._should_continue_as_new():
+                await self._take_turn(self._queue.popleft())
+            if self._close_reason is not None:
+                return await self._finish("closed", self._close_reason)
+            if self._idle_due and not self._queue:
+                if workflow.now() >= self._expires_at():
+                    return await self._finish("expired", "idle timeout")
+                self._idle_due = False
+            if self._should_continue_as_new():
+                await self._continue_as_new()
+
+    async def _take_turn(self, message: ChatMessage) -> None:
+        """Run one model turn for ``message`` and settle its outcome."""
+        assert message.message_id is not None
+        self._current = message
+        self._set_step("processing", "calling the model", 30)
+        self._append(message)
+        outcome: ChatReply | str
+        try:
+            outcome = await self._call_model(message)
+        except _TURN_ERRORS as err:
+            reason = _root_message(err)
+            workflow.logger.warning("turn %s failed: %s", message.message_id, reason)
+            error = ChatMessage(
+                message_id=str(workflow.uuid4()),
+                role="error",
+                message=f"Session error: {reason}",
+                reply_to=message.message_id,
+                metadata={"type": "error", "error": reason},
+            )
+            self._append(error)
+            self._add_issue(f"turn {message.message_id} failed: {reason}")
+            outcome = reason
+        self._turns += 1
+        self._last_activity = workflow.now()
+        self._outcomes[message.message_id] = outcome
+        while len(self._outcomes) > MAX_OUTCOMES:
+            del self._outcomes[next(iter(self._outcomes))]
+        self._in_flight.discard(message.message_id)
+        self._current = None
+        self._trim(*trim_to_count(self._messages, self._config.max_messages))
+        self._set_step("active", "waiting for messages", 100)
+        self._upsert_search_attributes()
+
+    async def _call_model(self, message: ChatMessage) -> ChatReply:
+        """Ask the configured provider for a reply through a ``TemporalAgent`` turn."""
+        config = self._config
+        agent = TemporalAgent(
+            model=config.model,
+            messages=model_messages(self._messages[:-1], config.context_messages),
+            system_prompt=system_prompt_for(config.system_prompt, self._initial_context),
+            callback_handler=None,
+            start_to_close_timeout=config.model_timeout,
+            retry_policy=RetryPolicy(
+                initial_interval=timedelta(seconds=1),
+                backoff_coefficient=2.0,
+                maximum_interval=timedelta(seconds=30),
+                maximum_attempts=config.model_max_attempts,
+            ),
+            summary="model turn",
+            streaming_topic=STREAM_TOPIC if message.stream else None,
+        )
+        result = await agent.invoke_async(message.message)
+        usage = result.metrics.accumulated_usage
+        turn_usage = TokenUsage(
+            input_tokens=int(usage.get("inputTokens", 0)),
+            output_tokens=int(usage.get("outputTokens", 0)),
+            total_tokens=int(usage.get("totalTokens", 0)),
+        )
+        self._usage = TokenUsage(
+            input_tokens=self._usage.input_tokens + turn_usage.input_tokens,
+            output_tokens=self._usage.output_tokens + turn_usage.output_tokens,
+            total_tokens=self._usage.total_tokens + turn_usage.total_tokens,
+        )
+        reply = ChatMessage(
+            message_id=str(workflow.uuid4()),
+            role="assistant",
+            message=reply_text(result.message),
+            reply_to=message.message_id,
+            metadata={
+                "stop_reason": str(result.stop_reason),
+                "usage": turn_usage.model_dump(),
+                "model": config.model,
+            },
+        )
+        self._append(reply)
+        return self._reply_for(reply, duplicate=False)
+
+    # ------------------------------------------------------------- messages in
+
+    @workflow.update
+    async def send_message(self, payload: Any) -> ChatReply:
+        """Send a user message and wait for the reply (a repeated id gets the first reply)."""
+        message = self._parse(payload)
+        assert message.message_id is not None
+        if message.message_id in self._recent_ids:
+            return await self._answer_duplicate(message.message_id)
+        message_id = self._accept(message)
+        await workflow.wait_condition(lambda: message_id in self._outcomes)
+        outcome = self._outcomes[message_id]
+        if isinstance(outcome, str):
+            raise ApplicationError(f"turn failed: {outcome}", type=TURN_FAILED, non_retryable=True)
+        return outcome
+
+    @send_message.validator
+    def _validate_send_message(self, payload: Any) -> None:
+        """Refuse bad input before anything is written to history."""
+        try:
+            message = parse_inbound(payload, self._config, self._session_id, self._user_id)
+        except InvalidMessageError as err:
+            raise ApplicationError(str(err), type="InvalidMessage", non_retryable=True) from None
+        if message.message_id is not None and message.message_id in self._recent_ids:
+            return
+        if self._close_reason is not None or self._status in ("closing", "closed", "expired"):
+            raise ApplicationError(
+                "session is closing; send again to open a new session", type=SESSION_CLOSING
+            )
+        if len(self._queue) >= self._config.max_queued_messages:
+            raise ApplicationError(
+                f"session is busy: {len(self._queue)} messages already waiting", type="SessionBusy"
+            )
+
+    @workflow.signal
+    def submit_message(self, payload: Any) -> None:
+        """Queue a user message without waiting; refused input shows in ``status().issues``."""
+        try:
+            message = parse_inbound(payload, self._config, self._session_id, self._user_id)
+        except InvalidMessageError as err:
+            self._refuse(f"refused submitted message: {err}")
+            return
+        if message.message_id is not None and message.message_id in self._recent_ids:
+            return
+        if self._close_reason is not None or self._status in ("closing", "closed", "expired"):
+            self._refuse(f"refused submitted message {message.message_id}: session is closing")
+            return
+        if len(self._queue) >= self._config.max_queued_messages:
+            self._refuse(f"refused submitted message {message.message_id}: session is busy")
+            return
+        self._accept(message)
+
+    @workflow.signal
+    def close(self, reason: Any = None) -> None:
+        """End the session early; it archives like an expiry."""
+        if self._close_reason is None:
+            text = reason if isinstance(reason, str) and reason.strip() else "closed by request"
+            self._close_reason = text[:500]
+
+    def _parse(self, payload: Any) -> ChatMessage:
+        try:
+            message = parse_inbound(payload, self._config, self._session_id, self._user_id)
+        except InvalidMessageError as err:
+            raise ApplicationError(str(err), type="InvalidMessage", non_retryable=True) from None
+        if message.message_id is None:
+            message = message.model_copy(update={"message_id": str(workflow.uuid4())})
+        return message
+
+    def _accept(self, message: ChatMessage) -> str:
+        """Stamp and queue a validated message; return its id."""
+        message_id = message.message_id or str(workflow.uuid4())
+        now = workflow.now()
+        stamped = message.model_copy(
+            update={
+                "message_id": message_id,
+                "session_id": self._session_id,
+                "user_id": message.user_id or self._user_id,
+                "timestamp": now,
+            }
+        )
+        self._recent_ids.add(message_id)
+        self._in_flight.add(message_id)
+        self._queue.append(stamped)
+        self._last_activity = now
+        return message_id
+
+    async def _answer_duplicate(self, message_id: str) -> ChatReply:
+        """Answer a repeated message id with the first outcome, never processing it again."""
+        if message_id in self._in_flight:
+            await workflow.wait_condition(lambda: message_id in self._outcomes)
+        outcome = self._outcomes.get(message_id)
+        if isinstance(outcome, ChatReply):
+            return outcome.model_copy(update={"duplicate": True})
+        answer = self._find_local_reply(message_id)
+        if answer is None:
+            answer = await workflow.execute_activity_method(
+                MemoryActivities.find_reply,
+                FindReplyInput(session=self._session_ref(), message_id=message_id),
+                start_to_close_timeout=MEMORY_TIMEOUT,
+                retry_policy=LOOKUP_RETRY,
+                summary="find earlier reply",
+            )
+        if answer is None:
+            raise ApplicationError(
+                f"message {message_id} was already received; its reply is no longer available",
+                type="DuplicateMessage",
+                non_retryable=True,
+            )
+        if answer.role == "error":
+            raise ApplicationError(
+                f"turn failed: {(answer.metadata or {}).get('error', answer.message)}",
+                type=TURN_FAILED,
+                non_retryable=True,
+            )
+        return self._reply_for(answer, duplicate=True)
+
+    def _find_local_reply(self, message_id: str) -> ChatMessage | None:
+        for message in (*self._messages, *self._unrecorded):
+            if message.reply_to == message_id:
+                return message
+        return None
+
+    def _reply_for(self, reply: ChatMessage, *, duplicate: bool) -> ChatReply:
+        metadata = reply.metadata or {}
+        assert reply.message_id is not None and reply.reply_to is not None
+        return ChatReply(
+            message_id=reply.reply_to,
+            reply_message_id=reply.message_id,
+            session_id=self._session_id,
+            tenant_id=self._tenant_id,
+            reply=reply.message,
+            stop_reason=metadata.get("stop_reason"),
+            usage=TokenUsage.model_validate(metadata.get("usage") or {}),
+            duplicate=duplicate,
+            seq=reply.seq,
+        )
+
+    # ------------------------------------------------------------------ queries
+
+    @workflow.query
+    def history(self, limit: int | None = None) -> list[ChatMessage]:
+        """Kept messages, oldest first; the first one's ``seq`` counts earlier messages."""
+        if limit is None:
+            return list(self._messages)
+        if not isinstance(limit, int) or limit < 0:
+            raise ValueError("limit must be a non-negative integer")
+        return self._messages[len(self._messages) - limit :] if limit else []
+
+    @workflow.query
+    def status(self) -> SessionStatus:
+        """Status, current step, progress, issues, counts and timing."""
+        return SessionStatus(
+            status=self._status,
+            current_step=self._step,
+            progress=self._progress,
+            issues=list(self._issues),
+            updated_at=self._updated_at,
+            session_id=self._session_id,
+            tenant_id=self._tenant_id,
+            user_id=self._user_id,
+            message_count=len(self._messages),
+            total_messages=self._next_seq,
+            trimmed_messages=self._next_seq - len(self._messages),
+            turns=self._turns,
+            queued=len(self._queue),
+            last_activity=self._last_activity,
+            expires_at=self._expires_at(),
+            run=self._run_number,
+            usage=self._usage,
+        )
+
+    @workflow.query
+    def config(self) -> SessionConfig:
+        """The session's configuration."""
+        return self._config
+
+    # ------------------------------------------------------- state and timers
+
+    def _append(self, message: ChatMessage) -> None:
+        """Add a message to the window with the next sequence number; queue it for recording."""
+        stamped = message.model_copy(
+            update={
+                "seq": self._next_seq,
+                "session_id": self._session_id,
+                "timestamp": message.timestamp or workflow.now(),
+            }
+        )
+        self._next_seq += 1
+        self._messages.append(stamped)
+        self._unrecorded.append(stamped)
+
+    def _trim(self, kept: list[ChatMessage], dropped: list[ChatMessage]) -> None:
+        """Keep ``kept``; what is dropped is already recorded or waiting in ``_unrecorded``."""
+        if dropped:
+            self._messages = kept
+            self._show_details()
+
+    def _context_message(self, context: dict[str, Any]) -> ChatMessage:
+        return ChatMessage(
+            message_id=str(workflow.uuid4()),
+            role="system",
+            message=f"Session context: {json.dumps(context, sort_keys=True, ensure_ascii=False)}",
+            user_id=None,
+            metadata={"type": "system", "context": context},
+        )
+
+    def _expires_at(self) -> datetime:
+        return self._last_activity + self._config.idle_timeout
+
+    async def _watch_idle(self) -> None:
+        """One timer per idle period: re-armed for the remainder when activity moved it."""
+        while True:
+            remaining = self._expires_at() - workflow.now()
+            if remaining > timedelta(0):
+                await workflow.sleep(remaining, summary="idle expiry")
+                continue
+            self._idle_due = True
+            await workflow.wait_condition(lambda: not self._idle_due)
+
+    async def _watch_age(self, ttl: timedelta) -> None:
+        """Drop kept messages once they are older than ``ttl``."""
+        while True:
+            deadline = age_deadline(self._messages, ttl)
+            if deadline is None:
+                await workflow.wait_condition(lambda: age_deadline(self._messages, ttl) is not None)
+                continue
+            remaining = deadline - workflow.now()
+            if remaining > timedelta(0):
+                await workflow.sleep(remaining, summary="message age trim")
+                continue
+            self._trim(*trim_older_than(self._messages, workflow.now() - ttl))
+
+    async def _record_loop(self) -> None:
+        """Write messages to memory between turns, in order, off the reply's path."""
+        while True:
+            await workflow.wait_condition(lambda: bool(self._unrecorded) and self._current is None)
+            batch, self._unrecorded = self._unrecorded, []
+            self._recording = True
+            try:
+                await workflow.execute_activity_method(
+                    MemoryActivities.record_messages,
+                    RecordMessagesInput(session=self._session_ref(), messages=batch),
+                    start_to_close_timeout=MEMORY_TIMEOUT,
+                    retry_policy=MEMORY_RETRY,
+                    summary="record turn",
+                )
+            except ActivityError as err:
+                self._add_issue(f"recording {len(batch)} messages failed: {_root_message(err)}")
+            finally:
+                self._recording = False
+
+    async def _flush_records(self) -> None:
+        await workflow.wait_condition(lambda: not self._unrecorded and not self._recording)
+
+    def _should_continue_as_new(self) -> bool:
+        info = workflow.info()
+        return (
+            info.is_continue_as_new_suggested()
+            or info.get_current_history_length() >= self._config.continue_as_new_events
+        )
+
+    async def _drain(self) -> None:
+        """Process every accepted message and let every handler finish."""
+        while True:
+            while self._queue:
+                await self._take_turn(self._queue.popleft())
+            await self._flush_records()
+            self._stream.detach_pollers()
+            await workflow.wait_condition(
+                lambda: bool(self._queue) or workflow.all_handlers_finished()
+            )
+            if not self._queue:
+                return
+
+    async def _continue_as_new(self) -> NoReturn:
+        """Hand the session to a fresh run, carrying everything it needs."""
+        self._set_step(self._status, "continuing as new", 100)
+        await self._drain()
+        state = SessionState(
+            messages=self._messages,
+            next_seq=self._next_seq,
+            turns=self._turns,
+            recent_message_ids=self._recent_ids.to_list(),
+            pending=list(self._queue),
+            issues=self._issues,
+            usage=self._usage,
+            created_at=self._created_at,
+            last_activity=self._last_activity,
+            runs=self._run_number + 1,
+            stream_state=self._stream.get_state(),
+        )
+        workflow.continue_as_new(
+            SessionInput(
+                session_id=self._session_id,
+                tenant_id=self._tenant_id,
+                user_id=self._user_id,
+                config=self._config,
+                initial_context=self._initial_context,
+                carried=state,
+            )
+        )
+
+    async def _finish(self, status: Literal["expired", "closed"], reason: str) -> SessionSummary:
+        """Archive the session and complete with its summary."""
+        self._set_step("closing", f"archiving ({reason})", 50)
+        await self._drain()
+        summary = SessionSummary(
+            session_id=self._session_id,
+            tenant_id=self._tenant_id,
+            user_id=self._user_id,
+            status=status,
+            reason=reason,
+            turns=self._turns,
+            total_messages=self._next_seq,
+            created_at=self._created_at,
+            ended_at=workflow.now(),
+            usage=self._usage,
+        )
+        await workflow.execute_activity_method(
+            MemoryActivities.archive_session,
+            ArchiveSessionInput(session=self._session_ref(), summary=summary),
+            start_to_close_timeout=MEMORY_TIMEOUT,
+            retry_policy=MEMORY_RETRY,
+            summary="archive session",
+        )
+        self._set_step(status, f"{status}: {reason}", 100)
+        self._upsert_search_attributes()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return summary
+
+    # ---------------------------------------------------------------- helpers
+
+    def _session_ref(self) -> SessionRef:
+        return SessionRef(
+            tenant_id=self._tenant_id, session_id=self._session_id, user_id=self._user_id
+        )
+
+    def _set_step(self, status: SessionStatusName, step: str, progress: int) -> None:
+        self._status = status
+        self._step = step
+        self._progress = progress
+        self._updated_at = workflow.now()
+        self._show_details()
+
+    def _add_issue(self, issue: str) -> None:
+        self._issues.append(f"{workflow.now().isoformat()} {issue}")
+        del self._issues[:-MAX_ISSUES]
+
+    def _refuse(self, issue: str) -> None:
+        workflow.logger.warning("session %s: %s", self._session_id, issue)
+        self._add_issue(issue)
+
+    def _show_details(self) -> None:
+        """What operators see for this session in the Temporal UI."""
+        last = self._messages[-1].message if self._messages else ""
+        preview = last[:80] + ("…" if len(last) > 80 else "")
+        workflow.set_current_details(
+            f"**{self._status}**: {self._step}\n\n"
+            f"- messages: {self._next_seq} ({len(self._messages)} kept), turns: {self._turns}\n"
+            f"- queued: {len(self._queue)}\n"
+            f"- last message: {preview}\n"
+            f"- expires at: {self._expires_at().isoformat()}"
+        )
+
+    def _upsert_search_attributes(self, *, first: bool = False) -> None:
+        if not self._config.search_attributes:
+            return
+        updates: list[SearchAttributeUpdate[Any]] = [
+            sa.STATUS.value_set(self._status),
+            sa.MESSAGE_COUNT.value_set(self._next_seq),
+            sa.LAST_ACTIVITY.value_set(self._last_activity),
+        ]
+        if first:
+            updates.append(sa.TENANT.value_set(self._tenant_id))
+            if self._user_id is not None:
+                updates.append(sa.USER.value_set(self._user_id))
+        workflow.upsert_search_attributes(updates)
