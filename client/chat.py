@@ -60,7 +60,11 @@ async def _read_line(prompt: str, interactive: bool) -> str | None:
             text = None
         elif text is not None:
             text = text.rstrip("\n")
-        loop.call_soon_threadsafe(lambda: line.done() or line.set_result(text))
+        def deliver() -> None:
+            if not line.done():
+                line.set_result(text)
+
+        loop.call_soon_threadsafe(deliver)
 
     threading.Thread(target=read, name="stdin-reader", daemon=True).start()
     return await line

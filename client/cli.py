@@ -55,9 +55,7 @@ def _connection_options() -> argparse.ArgumentParser:
     group.add_argument("--model", help="model provider for new sessions (echo, ...)")
     group.add_argument("--memory", choices=["local", "agentcore"], help="memory backend")
     group.add_argument("--echo-delay-ms", dest="echo_delay_ms", type=float, help="echo pacing")
-    group.add_argument(
-        "-v", "--verbose", action="store_true", help="log at INFO level to stderr"
-    )
+    group.add_argument("-v", "--verbose", action="store_true", help="log at INFO level to stderr")
     return parent
 
 

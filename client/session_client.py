@@ -1,5 +1,6 @@
 """SessionClient: the typed async Python API for Convoflow sessions."""
 
+import asyncio
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -57,6 +58,9 @@ class SessionInfo:
     close_time: datetime | None
     user_id: str | None
     message_count: int | None
+
+
+MAX_SEND_ATTEMPTS = 40
 
 
 def new_message_id() -> str:
@@ -166,7 +170,9 @@ class SessionClient:
             metadata=metadata,
             stream=stream,
         )
-        for attempt in range(2):
+        waited_for_close = False
+        delay = 0.02
+        for _ in range(MAX_SEND_ATTEMPTS):
             operation = self._start_operation(
                 session_id, tenant_id, user_id, config, initial_context
             )
@@ -176,13 +182,19 @@ class SessionClient:
                 )
             except WorkflowUpdateFailedError as err:
                 error = error_from_update(err)
-                closing = isinstance(error, MessageRejectedError) and error.kind == "SessionClosing"
-                if closing and attempt == 0:
-                    # The old run is archiving; once it completes the next send opens a new run.
+                kind = error.kind if isinstance(error, MessageRejectedError) else None
+                if kind == "SessionContinuing":
+                    # The run is handing over to its successor; the next try lands there.
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 1.0)
+                    continue
+                if kind == "SessionClosing" and not waited_for_close:
+                    # The old run is archiving; once it completes a send opens a new run.
+                    waited_for_close = True
                     await self._wait_closed(session_id, tenant_id)
                     continue
                 raise error from None
-        raise ConvoflowError("unreachable")  # pragma: no cover
+        raise ConvoflowError(f"session {session_id!r} stayed busy; message was not sent")
 
     async def _wait_closed(self, session_id: str, tenant_id: str) -> None:
         try:

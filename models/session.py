@@ -30,6 +30,9 @@ class SessionConfig(BaseModel):
     )
     dedupe_window: int = Field(1_000, ge=10, le=100_000, description="Message ids remembered")
     model_timeout: timedelta = Field(timedelta(minutes=2), description="One model attempt")
+    model_heartbeat_timeout: timedelta | None = Field(
+        timedelta(seconds=30), description="A model attempt on a dead worker retries after this"
+    )
     model_max_attempts: int = Field(5, ge=1, le=100)
     search_attributes: bool = Field(
         True, description="Upsert Convoflow* search attributes (must be registered)"

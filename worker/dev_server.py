@@ -28,7 +28,7 @@ class DevServer:
     ui_url: str
     db_path: Path
     log_path: Path
-    process: subprocess.Popen[bytes]
+    process: asyncio.subprocess.Process
 
 
 def temporal_cli() -> str:
@@ -58,7 +58,7 @@ async def wait_until_serving(address: str, timeout: float = 60.0) -> None:
             client = await Client.connect(address)
             await client.service_client.check_health()
             return
-        except Exception as err:  # noqa: BLE001 - any failure means "not yet"
+        except Exception as err:
             last_error = err
             await asyncio.sleep(0.25)
     raise DevServerError(f"Temporal did not come up at {address}: {last_error}")
@@ -96,8 +96,8 @@ async def dev_server(
         *sa.dev_server_flags(),
     ]
     with log_path.open("ab") as log:
-        process = subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        process = await asyncio.create_subprocess_exec(
+            *command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
         )
     address = f"{ip}:{port}"
     try:
@@ -108,9 +108,10 @@ async def dev_server(
     try:
         yield DevServer(address, f"http://{ip}:{ui_port}", db_path, log_path, process)
     finally:
-        process.terminate()
-        try:
-            await asyncio.to_thread(process.wait, 15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            await asyncio.to_thread(process.wait)
+        if process.returncode is None:
+            process.terminate()
+            try:
+                await asyncio.wait_for(process.wait(), 15)
+            except TimeoutError:
+                process.kill()
+                await process.wait()

@@ -24,9 +24,7 @@ class ReplayOutcome:
 
 def replayer(settings: Settings | None = None) -> Replayer:
     """A Replayer for the session workflow (with the Strands plugin, which it needs)."""
-    return Replayer(
-        workflows=[SessionWorkflow], plugins=[strands_plugin(settings or Settings())]
-    )
+    return Replayer(workflows=[SessionWorkflow], plugins=[strands_plugin(settings or Settings())])
 
 
 def load_history(path: Path) -> WorkflowHistory:

@@ -58,6 +58,7 @@ MAX_ISSUES = 20
 MAX_OUTCOMES = 200
 TURN_FAILED = "TurnFailed"
 SESSION_CLOSING = "SessionClosing"
+SESSION_CONTINUING = "SessionContinuing"
 
 MEMORY_TIMEOUT = timedelta(seconds=30)
 # Memory writes retry until they land: trimmed messages must reach the store.
@@ -115,8 +116,12 @@ class SessionWorkflow:
         self._queue: deque[ChatMessage] = deque(carried.pending if carried else ())
         self._in_flight: set[str] = {m.message_id for m in self._queue if m.message_id}
         self._outcomes: dict[str, ChatReply | str] = {}
-        self._unrecorded: list[ChatMessage] = []
-        self._recording = False
+        # Messages wait in the turn buffer until their turn ends, then in to_record until the
+        # recorder writes them: trimming never loses a message that is not yet in memory.
+        self._turn_buffer: list[ChatMessage] = []
+        self._to_record: list[ChatMessage] = []
+        self._recording_batch: list[ChatMessage] = []
+        self._draining = False
         self._current: ChatMessage | None = None
         self._close_reason: str | None = None
         self._idle_due = False
@@ -182,6 +187,8 @@ class SessionWorkflow:
             del self._outcomes[next(iter(self._outcomes))]
         self._in_flight.discard(message.message_id)
         self._current = None
+        self._to_record.extend(self._turn_buffer)
+        self._turn_buffer = []
         self._trim(*trim_to_count(self._messages, self._config.max_messages))
         self._set_step("active", "waiting for messages", 100)
         self._upsert_search_attributes()
@@ -195,6 +202,7 @@ class SessionWorkflow:
             system_prompt=system_prompt_for(config.system_prompt, self._initial_context),
             callback_handler=None,
             start_to_close_timeout=config.model_timeout,
+            heartbeat_timeout=config.model_heartbeat_timeout,
             retry_policy=RetryPolicy(
                 initial_interval=timedelta(seconds=1),
                 backoff_coefficient=2.0,
@@ -258,6 +266,12 @@ class SessionWorkflow:
         if self._close_reason is not None or self._status in ("closing", "closed", "expired"):
             raise ApplicationError(
                 "session is closing; send again to open a new session", type=SESSION_CLOSING
+            )
+        if self._draining:
+            # Accepting more would keep the run open forever under load; the client retries
+            # and lands on the next run.
+            raise ApplicationError(
+                "session is moving to a new run; send again", type=SESSION_CONTINUING
             )
         if len(self._queue) >= self._config.max_queued_messages:
             raise ApplicationError(
@@ -347,7 +361,7 @@ class SessionWorkflow:
         return self._reply_for(answer, duplicate=True)
 
     def _find_local_reply(self, message_id: str) -> ChatMessage | None:
-        for message in (*self._messages, *self._unrecorded):
+        for message in (*self._messages, *self._to_record, *self._recording_batch):
             if message.reply_to == message_id:
                 return message
         return None
@@ -376,7 +390,7 @@ class SessionWorkflow:
             return list(self._messages)
         if not isinstance(limit, int) or limit < 0:
             raise ValueError("limit must be a non-negative integer")
-        return self._messages[len(self._messages) - limit :] if limit else []
+        return self._messages[-limit:] if limit else []
 
     @workflow.query
     def status(self) -> SessionStatus:
@@ -419,10 +433,10 @@ class SessionWorkflow:
         )
         self._next_seq += 1
         self._messages.append(stamped)
-        self._unrecorded.append(stamped)
+        (self._turn_buffer if self._current is not None else self._to_record).append(stamped)
 
     def _trim(self, kept: list[ChatMessage], dropped: list[ChatMessage]) -> None:
-        """Keep ``kept``; what is dropped is already recorded or waiting in ``_unrecorded``."""
+        """Keep ``kept``; what is dropped is already recorded or still waiting to be."""
         if dropped:
             self._messages = kept
             self._show_details()
@@ -463,11 +477,11 @@ class SessionWorkflow:
             self._trim(*trim_older_than(self._messages, workflow.now() - ttl))
 
     async def _record_loop(self) -> None:
-        """Write messages to memory between turns, in order, off the reply's path."""
+        """Write finished turns to memory, in order, off the reply's path (batched under load)."""
         while True:
-            await workflow.wait_condition(lambda: bool(self._unrecorded) and self._current is None)
-            batch, self._unrecorded = self._unrecorded, []
-            self._recording = True
+            await workflow.wait_condition(lambda: bool(self._to_record))
+            batch, self._to_record = self._to_record, []
+            self._recording_batch = batch
             try:
                 await workflow.execute_activity_method(
                     MemoryActivities.record_messages,
@@ -479,10 +493,12 @@ class SessionWorkflow:
             except ActivityError as err:
                 self._add_issue(f"recording {len(batch)} messages failed: {_root_message(err)}")
             finally:
-                self._recording = False
+                self._recording_batch = []
 
     async def _flush_records(self) -> None:
-        await workflow.wait_condition(lambda: not self._unrecorded and not self._recording)
+        await workflow.wait_condition(
+            lambda: not self._turn_buffer and not self._to_record and not self._recording_batch
+        )
 
     def _should_continue_as_new(self) -> bool:
         info = workflow.info()
@@ -507,6 +523,7 @@ class SessionWorkflow:
     async def _continue_as_new(self) -> NoReturn:
         """Hand the session to a fresh run, carrying everything it needs."""
         self._set_step(self._status, "continuing as new", 100)
+        self._draining = True
         await self._drain()
         state = SessionState(
             messages=self._messages,

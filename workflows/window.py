@@ -70,7 +70,7 @@ def model_messages(messages: Iterable[ChatMessage], context_messages: int) -> li
     """
     pairs = answered_pairs(messages)
     keep = context_messages // 2
-    window = pairs[len(pairs) - keep :] if keep else []
+    window = pairs[-keep:] if keep else []
     result: list[dict[str, Any]] = []
     for user, assistant in window:
         result.append({"role": "user", "content": [{"text": user.message}]})
