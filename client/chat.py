@@ -60,6 +60,7 @@ async def _read_line(prompt: str, interactive: bool) -> str | None:
             text = None
         elif text is not None:
             text = text.rstrip("\n")
+
         def deliver() -> None:
             if not line.done():
                 line.set_result(text)

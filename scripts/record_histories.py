@@ -1,0 +1,156 @@
+"""Record session histories from real runs into ``tests/histories/`` for replay tests.
+
+Run from the repository root:  .venv/bin/python scripts/record_histories.py [--out DIR]
+
+Each scenario runs on a fresh in-memory dev server with a real worker; every run of every
+session (continue-as-new runs included) is saved as ``<scenario>[-runN].json``. Record a new
+scenario whenever workflow behaviour changes (see docs/OPERATIONS.md, versioning).
+"""
+
+import argparse
+import asyncio
+import contextlib
+import os
+import sys
+import tempfile
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from client import SessionClient, TurnFailedError
+from models import SessionConfig
+from models import search_attributes as sa
+from models.settings import Settings
+from tests.providers import TEST_PROVIDERS
+from worker.client import strands_plugin
+from worker.run import running_worker
+
+Scenario = Callable[[SessionClient, str], Awaitable[None]]
+
+
+async def basic_turns(sessions: SessionClient, session_id: str) -> None:
+    """Three request/response turns with an initial context."""
+    config = SessionConfig(system_prompt="Be brief.")
+    await sessions.send(session_id, "hello", config=config, initial_context={"team": "core"})
+    await sessions.send(session_id, "how are you?")
+    await sessions.send(session_id, "bye")
+
+
+async def signals_and_dedupe(sessions: SessionClient, session_id: str) -> None:
+    """Signalled messages, a repeated id by update and by signal."""
+    await sessions.send(session_id, "first", message_id="m-1")
+    await sessions.submit(session_id, "queued a", message_id="m-2")
+    await sessions.submit(session_id, "queued b", message_id="m-3")
+    await sessions.send(session_id, "first", message_id="m-1")
+    await sessions.submit(session_id, "queued a", message_id="m-2")
+    await sessions.send(session_id, "last", message_id="m-4")
+
+
+async def failed_turn(sessions: SessionClient, session_id: str) -> None:
+    """A provider failure becomes an error message; the next turn works."""
+    config = SessionConfig(model="failing", model_max_attempts=2)
+    await sessions.send(session_id, "hello", config=config)
+    with contextlib.suppress(TurnFailedError):
+        await sessions.send(session_id, "please fail", message_id="boom")
+    await sessions.send(session_id, "recovered")
+
+
+async def trim_and_continue_as_new(sessions: SessionClient, session_id: str) -> None:
+    """Count trim, a duplicate answered from memory, and several continue-as-new runs."""
+    config = SessionConfig(max_messages=6, continue_as_new_events=100)
+    for turn in range(12):
+        await sessions.send(session_id, f"turn {turn}", message_id=f"t-{turn}", config=config)
+    await sessions.send(session_id, "turn 0", message_id="t-0")
+
+
+async def close_early(sessions: SessionClient, session_id: str) -> None:
+    """A close signal archives and completes the session."""
+    await sessions.send(session_id, "short session")
+    await sessions.close(session_id, reason="user left")
+
+
+async def idle_expiry_and_age_trim(sessions: SessionClient, session_id: str) -> None:
+    """Age-based trim and idle expiry with short real timers."""
+    config = SessionConfig(idle_timeout=timedelta(seconds=3), message_ttl=timedelta(seconds=1))
+    await sessions.send(session_id, "ages out", config=config)
+    await asyncio.sleep(1.5)
+    await sessions.send(session_id, "keeps the session alive")
+    await sessions.handle(session_id).result()
+
+
+SCENARIOS: dict[str, Scenario] = {
+    "basic_turns": basic_turns,
+    "signals_and_dedupe": signals_and_dedupe,
+    "failed_turn": failed_turn,
+    "trim_and_continue_as_new": trim_and_continue_as_new,
+    "close_early": close_early,
+    "idle_expiry_and_age_trim": idle_expiry_and_age_trim,
+}
+
+
+async def save_runs(client: Client, workflow_id: str, out: Path, name: str) -> list[Path]:
+    """Save every run of ``workflow_id`` (oldest first) as JSON files."""
+    runs = [
+        execution.run_id
+        async for execution in client.list_workflows(f"WorkflowId = '{workflow_id}'")
+    ]
+    runs.reverse()
+    saved = []
+    for index, run_id in enumerate(runs, start=1):
+        history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
+        path = out / (f"{name}.json" if len(runs) == 1 else f"{name}-run{index}.json")
+        path.write_text(history.to_json())
+        saved.append(path)
+    return saved
+
+
+async def record(out: Path, only: list[str]) -> None:
+    """Run the scenarios and save their histories under ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    binary = Path(sys.executable).parent / "temporal"
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(binary), search_attributes=sa.ALL_KEYS
+    )
+    try:
+        with tempfile.TemporaryDirectory() as data_dir:
+            settings = Settings(
+                temporal_address=str(env.client.service_client.config.target_host),
+                task_queue=f"record-{uuid.uuid4().hex[:6]}",
+                data_dir=Path(data_dir),
+            )
+            client = await Client.connect(
+                settings.temporal_address, plugins=[strands_plugin(settings, TEST_PROVIDERS)]
+            )
+            sessions = SessionClient(client, settings)
+            async with running_worker(client, settings):
+                for name, scenario in SCENARIOS.items():
+                    if only and name not in only:
+                        continue
+                    session_id = name.replace("_", "-")
+                    await scenario(sessions, session_id)
+                    await asyncio.sleep(1.0)  # let trailing record activities finish
+                    paths = await save_runs(client, sessions.handle(session_id).id, out, name)
+                    print(f"{name}: {', '.join(p.name for p in paths)}")
+    finally:
+        await env.shutdown()
+
+
+def main() -> None:
+    """Parse arguments, record, and exit hard (sdk-python#300)."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", type=Path, default=Path("tests/histories"))
+    parser.add_argument("scenarios", nargs="*", help="only these scenarios")
+    args = parser.parse_args()
+    asyncio.run(record(args.out, args.scenarios))
+    sys.stdout.flush()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()
