@@ -1,5 +1,8 @@
 """Inputs and outputs of the memory activities."""
 
+from datetime import datetime
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 from models.chat import ChatMessage
@@ -40,3 +43,49 @@ class ArchiveSessionInput(BaseModel):
 
     session: SessionRef
     summary: SessionSummary
+
+
+class ActorRef(BaseModel):
+    """Whose long-term memories: a user within a tenant (never shared across tenants)."""
+
+    tenant_id: str
+    actor_id: str
+
+
+MemoryKind = Literal["fact", "preference", "summary"]
+
+
+class MemoryRecord(BaseModel):
+    """One long-term memory about an actor (a fact, a preference, or a session summary)."""
+
+    record_id: str
+    namespace: str
+    kind: MemoryKind
+    text: str
+    session_id: str | None = None
+    created_at: datetime | None = None
+    score: float | None = Field(None, description="Relevance to the query (higher is better)")
+
+
+class SearchMemoriesInput(BaseModel):
+    """Top-k long-term memories of an actor relevant to ``query``."""
+
+    actor: ActorRef
+    query: str
+    top_k: int = Field(5, ge=1, le=100)
+    namespaces: list[str] | None = None
+
+
+class ListMemoriesInput(BaseModel):
+    """Page through an actor's long-term memories."""
+
+    actor: ActorRef
+    namespace: str | None = None
+    limit: int = Field(100, ge=1, le=1_000)
+
+
+class SaveMemoriesInput(BaseModel):
+    """Long-term memories extracted from a turn (idempotent by ``record_id``)."""
+
+    actor: ActorRef
+    records: list[MemoryRecord]

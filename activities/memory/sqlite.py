@@ -1,16 +1,42 @@
 """The embedded default memory store: one SQLite file under the data dir."""
 
 import asyncio
+import re
 import sqlite3
 import threading
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
 from activities.memory.store import MemoryStore
 from models import ChatMessage, SessionRef, SessionSummary
+from models.memory import ActorRef, MemoryRecord
 
 T = TypeVar("T")
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+_MEMORY_COLUMNS = "record_id, namespace, kind, text, session_id, created_at"
+
+
+def fts_query(text: str) -> str | None:
+    """An FTS5 query matching any word of ``text`` (quoted, so user text is never syntax)."""
+    words = sorted({word.lower() for word in _WORD.findall(text) if len(word) > 1})
+    return " OR ".join(f'"{word}"' for word in words) or None
+
+
+def _record(row: tuple[object, ...], score: float | None = None) -> MemoryRecord:
+    record_id, namespace, kind, text, session_id, created_at = row
+    return MemoryRecord(
+        record_id=str(record_id),
+        namespace=str(namespace),
+        kind=str(kind),
+        text=str(text),
+        session_id=None if session_id is None else str(session_id),
+        created_at=None if created_at is None else datetime.fromisoformat(str(created_at)),
+        score=score,
+    )
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -26,6 +52,27 @@ CREATE TABLE IF NOT EXISTS messages (
 );
 CREATE INDEX IF NOT EXISTS messages_by_seq ON messages (tenant_id, session_id, seq);
 CREATE INDEX IF NOT EXISTS messages_by_reply ON messages (tenant_id, session_id, reply_to);
+CREATE TABLE IF NOT EXISTS memories (
+    tenant_id   TEXT NOT NULL,
+    actor_id    TEXT NOT NULL,
+    record_id   TEXT NOT NULL,
+    namespace   TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    text        TEXT NOT NULL,
+    session_id  TEXT,
+    created_at  TEXT,
+    UNIQUE (tenant_id, actor_id, record_id)
+);
+CREATE INDEX IF NOT EXISTS memories_by_actor ON memories (tenant_id, actor_id, namespace);
+CREATE VIRTUAL TABLE IF NOT EXISTS memories_fts USING fts5(
+    text, content='memories', content_rowid='rowid', tokenize='porter unicode61'
+);
+CREATE TRIGGER IF NOT EXISTS memories_ai AFTER INSERT ON memories BEGIN
+    INSERT INTO memories_fts (rowid, text) VALUES (new.rowid, new.text);
+END;
+CREATE TRIGGER IF NOT EXISTS memories_ad AFTER DELETE ON memories BEGIN
+    INSERT INTO memories_fts (memories_fts, rowid, text) VALUES ('delete', old.rowid, old.text);
+END;
 CREATE TABLE IF NOT EXISTS sessions (
     tenant_id   TEXT NOT NULL,
     session_id  TEXT NOT NULL,
@@ -165,6 +212,79 @@ class SqliteMemoryStore(MemoryStore):
 
         body = await self._run(read)
         return None if body is None else SessionSummary.model_validate_json(body)
+
+    async def save_memories(self, actor: ActorRef, records: list[MemoryRecord]) -> int:
+        """Insert records, ignoring record ids this actor already has."""
+        rows = [
+            (
+                actor.tenant_id,
+                actor.actor_id,
+                record.record_id,
+                record.namespace,
+                record.kind,
+                record.text,
+                record.session_id,
+                record.created_at.isoformat() if record.created_at else None,
+            )
+            for record in records
+        ]
+
+        def write(db: sqlite3.Connection) -> int:
+            with db:
+                # rowcount counts inserted rows only, not the FTS trigger's writes.
+                cursor = db.executemany(
+                    "INSERT OR IGNORE INTO memories (tenant_id, actor_id, record_id, namespace,"
+                    " kind, text, session_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    rows,
+                )
+                return max(cursor.rowcount, 0)
+
+        return await self._run(write)
+
+    async def search_memories(
+        self, actor: ActorRef, query: str, *, top_k: int = 5, namespaces: list[str] | None = None
+    ) -> list[MemoryRecord]:
+        """BM25-ranked records of ``actor`` matching any word of ``query``."""
+        match = fts_query(query)
+        if match is None:
+            return []
+        namespace_filter = ""
+        params: list[object] = [match, actor.tenant_id, actor.actor_id]
+        if namespaces:
+            namespace_filter = f" AND m.namespace IN ({', '.join('?' * len(namespaces))})"
+            params += namespaces
+        params.append(top_k)
+        columns = ", ".join(f"m.{c.strip()}" for c in _MEMORY_COLUMNS.split(","))
+
+        def read(db: sqlite3.Connection) -> list[tuple[object, ...]]:
+            return db.execute(
+                f"SELECT {columns}, bm25(memories_fts) AS rank FROM memories_fts"
+                " JOIN memories m ON m.rowid = memories_fts.rowid"
+                " WHERE memories_fts MATCH ? AND m.tenant_id = ? AND m.actor_id = ?"
+                f"{namespace_filter} ORDER BY rank LIMIT ?",
+                params,
+            ).fetchall()
+
+        return [_record(row[:6], score=-float(str(row[6]))) for row in await self._run(read)]
+
+    async def list_memories(
+        self, actor: ActorRef, *, namespace: str | None = None, limit: int = 100
+    ) -> list[MemoryRecord]:
+        """Records of ``actor``, newest first."""
+        namespace_filter = "" if namespace is None else " AND namespace = ?"
+        params: list[object] = [actor.tenant_id, actor.actor_id]
+        if namespace is not None:
+            params.append(namespace)
+        params.append(limit)
+
+        def read(db: sqlite3.Connection) -> list[tuple[object, ...]]:
+            return db.execute(
+                f"SELECT {_MEMORY_COLUMNS} FROM memories WHERE tenant_id = ? AND actor_id = ?"
+                f"{namespace_filter} ORDER BY rowid DESC LIMIT ?",
+                params,
+            ).fetchall()
+
+        return [_record(row) for row in await self._run(read)]
 
     async def close(self) -> None:
         """Close the database connection."""

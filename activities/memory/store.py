@@ -3,6 +3,7 @@
 from abc import ABC, abstractmethod
 
 from models import ChatMessage, SessionRef, SessionSummary
+from models.memory import ActorRef, MemoryRecord
 
 
 class MemoryStore(ABC):
@@ -36,6 +37,27 @@ class MemoryStore(ABC):
     @abstractmethod
     async def session_summary(self, session: SessionRef) -> SessionSummary | None:
         """Return the archived summary of a session, if it was archived."""
+
+    # Long-term memory: facts, preferences and session summaries per actor.
+
+    @abstractmethod
+    async def save_memories(self, actor: ActorRef, records: list[MemoryRecord]) -> int:
+        """Store extracted records (ignoring record ids already stored); return how many were new.
+
+        Backends whose service extracts memories itself (AgentCore) may store nothing.
+        """
+
+    @abstractmethod
+    async def search_memories(
+        self, actor: ActorRef, query: str, *, top_k: int = 5, namespaces: list[str] | None = None
+    ) -> list[MemoryRecord]:
+        """The ``top_k`` records of ``actor`` most relevant to ``query``, best first."""
+
+    @abstractmethod
+    async def list_memories(
+        self, actor: ActorRef, *, namespace: str | None = None, limit: int = 100
+    ) -> list[MemoryRecord]:
+        """Records of ``actor`` (optionally in one namespace), newest first."""
 
     async def close(self) -> None:  # noqa: B027 - optional hook, most stores hold nothing
         """Release resources held by the store."""

@@ -87,3 +87,37 @@ async def test_store_survives_reopen(tmp_path: Path) -> None:
     await first.close()
     second = SqliteMemoryStore(tmp_path / "m.db")
     assert len(await second.recent_messages(SESSION, 10)) == 2
+
+
+async def test_long_term_memories_rank_and_isolate(store: SqliteMemoryStore) -> None:
+    from models.memory import ActorRef, MemoryRecord
+
+    alice = ActorRef(tenant_id="t1", actor_id="alice")
+    records = [
+        MemoryRecord(
+            record_id="r1",
+            namespace="/preferences/alice/",
+            kind="preference",
+            text="Alice prefers window seats on flights",
+        ),
+        MemoryRecord(
+            record_id="r2", namespace="/facts/alice/", kind="fact", text="Alice lives in Lisbon"
+        ),
+        MemoryRecord(
+            record_id="r3",
+            namespace="/facts/alice/",
+            kind="fact",
+            text="Alice's dog is called Biscuit",
+        ),
+    ]
+    assert await store.save_memories(alice, records) == 3
+    assert await store.save_memories(alice, records) == 0
+    found = await store.search_memories(alice, "which seats on flights?", top_k=2)
+    assert found[0].record_id == "r1" and found[0].score is not None
+    only_facts = await store.search_memories(alice, "Alice", namespaces=["/facts/alice/"])
+    assert {r.record_id for r in only_facts} == {"r2", "r3"}
+    assert await store.search_memories(alice, "'\"*()") == []
+    other_tenant = ActorRef(tenant_id="t2", actor_id="alice")
+    assert await store.search_memories(other_tenant, "flights") == []
+    listed = await store.list_memories(alice, namespace="/facts/alice/")
+    assert [r.record_id for r in listed] == ["r3", "r2"]
