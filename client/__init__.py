@@ -7,12 +7,15 @@ from client.errors import (
     TurnFailedError,
 )
 from client.session_client import SessionClient, SessionInfo
+from client.streaming import Delta, StreamRestart
 
 __all__ = [
     "ConvoflowError",
+    "Delta",
     "MessageRejectedError",
     "SessionClient",
     "SessionInfo",
     "SessionNotFoundError",
+    "StreamRestart",
     "TurnFailedError",
 ]

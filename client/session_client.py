@@ -2,6 +2,7 @@
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -11,6 +12,8 @@ from temporalio.client import (
     WithStartWorkflowOperation,
     WorkflowHandle,
     WorkflowUpdateFailedError,
+    WorkflowUpdateHandle,
+    WorkflowUpdateStage,
 )
 from temporalio.client import (
     WorkflowExecutionStatus as ExecutionStatus,
@@ -28,6 +31,7 @@ from client.errors import (
     SessionNotFoundError,
     error_from_update,
 )
+from client.streaming import Delta, StreamRestart, follow_turn
 from models import (
     ChatMessage,
     ChatReply,
@@ -43,6 +47,15 @@ from models import search_attributes as sa
 from models.settings import Settings
 from worker.client import connect_client
 from workflows.session import SessionWorkflow
+
+
+@dataclass
+class _RejectionRetry:
+    """State of retrying one message past transient refusals."""
+
+    attempts: int = 0
+    delay: float = 0.02
+    waited_for_close: bool = False
 
 
 @dataclass(frozen=True)
@@ -156,45 +169,142 @@ class SessionClient:
         metadata: dict[str, Any] | None = None,
         config: SessionConfig | None = None,
         initial_context: dict[str, Any] | None = None,
-        stream: bool = False,
     ) -> ChatReply:
         """Send ``text`` and wait for the reply, opening the session if needed.
 
         Safe to retry with the same ``message_id``: the session answers it once.
         Raises :class:`MessageRejectedError` or :class:`TurnFailedError`.
         """
-        message = ChatMessage(
+        message = self._message(text, user_id, message_id, metadata, stream=False)
+        retry = _RejectionRetry()
+        while True:
+            handle = await self._start_turn(session_id, tenant_id, message, config, initial_context)
+            try:
+                return await self._reply(handle)
+            except MessageRejectedError as err:
+                await self._before_retry(retry, err, session_id, tenant_id)
+
+    async def stream(
+        self,
+        session_id: str,
+        text: str,
+        *,
+        tenant_id: str = "default",
+        user_id: str | None = None,
+        message_id: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        config: SessionConfig | None = None,
+        initial_context: dict[str, Any] | None = None,
+    ) -> AsyncIterator[Delta | StreamRestart | ChatReply]:
+        """Send ``text`` and yield the reply's text as it is produced, then the ``ChatReply``.
+
+        Yields :class:`Delta` (a ``str`` with the stream ``offset`` it came from), a
+        :class:`StreamRestart` if a model attempt was retried (discard the text so far),
+        and finally the :class:`ChatReply`, whose ``reply`` equals the deltas joined.
+        Reconnect after a drop with :meth:`resume`.
+        """
+        message = self._message(text, user_id, message_id, metadata, stream=True)
+        assert message.message_id is not None
+        retry = _RejectionRetry()
+        while True:
+            handle = await self._start_turn(session_id, tenant_id, message, config, initial_context)
+            try:
+                async for item in follow_turn(
+                    self.temporal, handle.workflow_id, message.message_id, self._reply(handle)
+                ):
+                    yield item
+                return
+            except MessageRejectedError as err:
+                # A refusal comes before any delta, so retrying repeats nothing.
+                await self._before_retry(retry, err, session_id, tenant_id)
+
+    async def resume(
+        self,
+        session_id: str,
+        message_id: str,
+        *,
+        tenant_id: str = "default",
+        after_offset: int = -1,
+    ) -> AsyncIterator[Delta | StreamRestart | ChatReply]:
+        """Continue a streamed turn after ``after_offset`` (the last :class:`Delta` seen)."""
+        handle = self.handle(session_id, tenant_id)
+        try:
+            update = await handle.start_update(
+                SessionWorkflow.wait_reply,
+                message_id,
+                wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+            )
+        except WorkflowUpdateFailedError as err:
+            raise error_from_update(err) from None
+        async for item in follow_turn(
+            self.temporal, handle.id, message_id, self._reply(update), after_offset
+        ):
+            yield item
+
+    def _message(
+        self,
+        text: str,
+        user_id: str | None,
+        message_id: str | None,
+        metadata: dict[str, Any] | None,
+        *,
+        stream: bool,
+    ) -> ChatMessage:
+        return ChatMessage(
             message_id=message_id or new_message_id(),
             message=text,
             user_id=user_id,
             metadata=metadata,
             stream=stream,
         )
-        waited_for_close = False
-        delay = 0.02
-        for _ in range(MAX_SEND_ATTEMPTS):
-            operation = self._start_operation(
-                session_id, tenant_id, user_id, config, initial_context
+
+    async def _start_turn(
+        self,
+        session_id: str,
+        tenant_id: str,
+        message: ChatMessage,
+        config: SessionConfig | None,
+        initial_context: dict[str, Any] | None,
+    ) -> WorkflowUpdateHandle[ChatReply]:
+        """Deliver the message by update-with-start (a refusal surfaces from the result)."""
+        operation = self._start_operation(
+            session_id, tenant_id, message.user_id, config, initial_context
+        )
+        try:
+            return await self.temporal.start_update_with_start_workflow(
+                SessionWorkflow.send_message,
+                message,
+                start_workflow_operation=operation,
+                wait_for_stage=WorkflowUpdateStage.ACCEPTED,
             )
-            try:
-                return await self.temporal.execute_update_with_start_workflow(
-                    SessionWorkflow.send_message, message, start_workflow_operation=operation
-                )
-            except WorkflowUpdateFailedError as err:
-                error = error_from_update(err)
-                kind = error.kind if isinstance(error, MessageRejectedError) else None
-                if kind == "SessionContinuing":
-                    # The run is handing over to its successor; the next try lands there.
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, 1.0)
-                    continue
-                if kind == "SessionClosing" and not waited_for_close:
-                    # The old run is archiving; once it completes a send opens a new run.
-                    waited_for_close = True
-                    await self._wait_closed(session_id, tenant_id)
-                    continue
-                raise error from None
-        raise ConvoflowError(f"session {session_id!r} stayed busy; message was not sent")
+        except WorkflowUpdateFailedError as err:
+            raise error_from_update(err) from None
+
+    async def _before_retry(
+        self, retry: "_RejectionRetry", error: MessageRejectedError, session_id: str, tenant_id: str
+    ) -> None:
+        """Wait out a transient refusal, or re-raise one that is final."""
+        retry.attempts += 1
+        if retry.attempts >= MAX_SEND_ATTEMPTS:
+            raise ConvoflowError(f"session {session_id!r} stayed busy; message was not sent")
+        if error.kind == "SessionContinuing":
+            # The run is handing over to its successor; the next try lands there.
+            await asyncio.sleep(retry.delay)
+            retry.delay = min(retry.delay * 2, 1.0)
+            return
+        if error.kind == "SessionClosing" and not retry.waited_for_close:
+            # The old run is archiving; once it completes a send opens a new run.
+            retry.waited_for_close = True
+            await self._wait_closed(session_id, tenant_id)
+            return
+        raise error
+
+    @staticmethod
+    async def _reply(handle: WorkflowUpdateHandle[ChatReply]) -> ChatReply:
+        try:
+            return await handle.result()
+        except WorkflowUpdateFailedError as err:
+            raise error_from_update(err) from None
 
     async def _wait_closed(self, session_id: str, tenant_id: str) -> None:
         try:
@@ -215,12 +325,7 @@ class SessionClient:
         initial_context: dict[str, Any] | None = None,
     ) -> str:
         """Queue ``text`` without waiting (signal-with-start); return its message id."""
-        message = ChatMessage(
-            message_id=message_id or new_message_id(),
-            message=text,
-            user_id=user_id,
-            metadata=metadata,
-        )
+        message = self._message(text, user_id, message_id, metadata, stream=False)
         await self.temporal.start_workflow(
             SessionWorkflow.run,
             self._session_input(session_id, tenant_id, user_id, config, initial_context),

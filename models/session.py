@@ -8,6 +8,7 @@ from temporalio.contrib.workflow_streams import WorkflowStreamState
 
 from models.chat import ChatMessage, TokenUsage
 from models.ids import ID_PATTERN
+from models.stream import StreamMark
 
 SessionStatusName = Literal["active", "processing", "closing", "expired", "closed"]
 
@@ -34,6 +35,9 @@ class SessionConfig(BaseModel):
         timedelta(seconds=30), description="A model attempt on a dead worker retries after this"
     )
     model_max_attempts: int = Field(5, ge=1, le=100)
+    stream_batch_interval: timedelta = Field(
+        timedelta(milliseconds=100), description="How often streamed tokens are published"
+    )
     search_attributes: bool = Field(
         True, description="Upsert Convoflow* search attributes (must be registered)"
     )
@@ -63,6 +67,7 @@ class SessionState(BaseModel):
     last_activity: datetime
     runs: int = 1
     stream_state: WorkflowStreamState | None = None
+    stream_marks: list[StreamMark] = Field(default_factory=list)
 
 
 class SessionInput(BaseModel):

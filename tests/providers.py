@@ -58,4 +58,5 @@ class RecordingModel(EchoModel):
 TEST_PROVIDERS: dict[str, ProviderFactory] = {
     "failing": lambda settings: FailingModel(),
     "recording": lambda settings: RecordingModel(),
+    "slow-echo": lambda settings: EchoModel(delay_ms=50),
 }

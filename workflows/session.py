@@ -14,7 +14,6 @@ from typing import Any, Literal, NoReturn
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeUpdate
-from temporalio.contrib.workflow_streams import WorkflowStream
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -42,7 +41,9 @@ with workflow.unsafe.imports_passed_through():
         TokenUsage,
     )
     from models import search_attributes as sa
+    from models.stream import TURN_END, StreamMark, turn_topic
     from workflows.inbound import InvalidMessageError, parse_inbound
+    from workflows.stream import SessionStream, truncation_point
     from workflows.window import (
         RecentIds,
         age_deadline,
@@ -53,7 +54,6 @@ with workflow.unsafe.imports_passed_through():
         trim_to_count,
     )
 
-STREAM_TOPIC = "tokens"
 MAX_ISSUES = 20
 MAX_OUTCOMES = 200
 TURN_FAILED = "TurnFailed"
@@ -95,7 +95,8 @@ class SessionWorkflow:
     def __init__(self, input: SessionInput) -> None:
         """Restore state (fresh or carried by continue-as-new) and host the token stream."""
         carried = input.carried
-        self._stream = WorkflowStream(prior_state=carried.stream_state if carried else None)
+        self._stream = SessionStream(prior_state=carried.stream_state if carried else None)
+        self._stream_marks: list[StreamMark] = list(carried.stream_marks) if carried else []
         now = workflow.now()
         self._session_id = input.session_id
         self._tenant_id = input.tenant_id
@@ -164,6 +165,8 @@ class SessionWorkflow:
         self._current = message
         self._set_step("processing", "calling the model", 30)
         self._append(message)
+        if message.stream:
+            self._truncate_stream()
         outcome: ChatReply | str
         try:
             outcome = await self._call_model(message)
@@ -180,6 +183,8 @@ class SessionWorkflow:
             self._append(error)
             self._add_issue(f"turn {message.message_id} failed: {reason}")
             outcome = reason
+        if message.stream:
+            self._end_stream(message.message_id, outcome)
         self._turns += 1
         self._last_activity = workflow.now()
         self._outcomes[message.message_id] = outcome
@@ -210,7 +215,8 @@ class SessionWorkflow:
                 maximum_attempts=config.model_max_attempts,
             ),
             summary="model turn",
-            streaming_topic=STREAM_TOPIC if message.stream else None,
+            streaming_topic=turn_topic(message.message_id or "") if message.stream else None,
+            streaming_batch_interval=config.stream_batch_interval,
         )
         result = await agent.invoke_async(message.message)
         usage = result.metrics.accumulated_usage
@@ -278,6 +284,18 @@ class SessionWorkflow:
                 f"session is busy: {len(self._queue)} messages already waiting", type="SessionBusy"
             )
 
+    @workflow.update
+    async def wait_reply(self, message_id: str) -> ChatReply:
+        """The reply to an accepted message, waiting for its turn if needed (for reconnects)."""
+        return await self._answer_duplicate(message_id, duplicate=False)
+
+    @wait_reply.validator
+    def _validate_wait_reply(self, message_id: str) -> None:
+        if not isinstance(message_id, str) or message_id not in self._recent_ids:
+            raise ApplicationError(
+                f"no message {message_id!r} in this session", type="UnknownMessage"
+            )
+
     @workflow.signal
     def submit_message(self, payload: Any) -> None:
         """Queue a user message without waiting; refused input shows in ``status().issues``."""
@@ -330,13 +348,15 @@ class SessionWorkflow:
         self._last_activity = now
         return message_id
 
-    async def _answer_duplicate(self, message_id: str) -> ChatReply:
+    async def _answer_duplicate(self, message_id: str, *, duplicate: bool = True) -> ChatReply:
         """Answer a repeated message id with the first outcome, never processing it again."""
         if message_id in self._in_flight:
             await workflow.wait_condition(lambda: message_id in self._outcomes)
         outcome = self._outcomes.get(message_id)
         if isinstance(outcome, ChatReply):
-            return outcome.model_copy(update={"duplicate": True})
+            return outcome.model_copy(update={"duplicate": duplicate})
+        if isinstance(outcome, str):
+            raise ApplicationError(f"turn failed: {outcome}", type=TURN_FAILED, non_retryable=True)
         answer = self._find_local_reply(message_id)
         if answer is None:
             answer = await workflow.execute_activity_method(
@@ -358,7 +378,7 @@ class SessionWorkflow:
                 type=TURN_FAILED,
                 non_retryable=True,
             )
-        return self._reply_for(answer, duplicate=True)
+        return self._reply_for(answer, duplicate=duplicate)
 
     def _find_local_reply(self, message_id: str) -> ChatMessage | None:
         for message in (*self._messages, *self._to_record, *self._recording_batch):
@@ -476,6 +496,22 @@ class SessionWorkflow:
                 continue
             self._trim(*trim_older_than(self._messages, workflow.now() - ttl))
 
+    def _end_stream(self, message_id: str, outcome: ChatReply | str) -> None:
+        """Close a streamed turn's topic so subscribers stop, and remember where it ended."""
+        error = outcome if isinstance(outcome, str) else None
+        self._stream.topic(turn_topic(message_id)).publish(
+            {TURN_END: {"ok": error is None, "error": error}}
+        )
+        self._stream_marks.append(
+            StreamMark(end_offset=self._stream.end_offset, ended_at=workflow.now())
+        )
+
+    def _truncate_stream(self) -> None:
+        """Drop streamed items nobody should still need, so retention stays bounded."""
+        cut, self._stream_marks = truncation_point(self._stream_marks, workflow.now())
+        if cut is not None:
+            self._stream.truncate(cut)
+
     async def _record_loop(self) -> None:
         """Write finished turns to memory, in order, off the reply's path (batched under load)."""
         while True:
@@ -525,6 +561,7 @@ class SessionWorkflow:
         self._set_step(self._status, "continuing as new", 100)
         self._draining = True
         await self._drain()
+        self._truncate_stream()
         state = SessionState(
             messages=self._messages,
             next_seq=self._next_seq,
@@ -537,6 +574,7 @@ class SessionWorkflow:
             last_activity=self._last_activity,
             runs=self._run_number + 1,
             stream_state=self._stream.get_state(),
+            stream_marks=self._stream_marks,
         )
         workflow.continue_as_new(
             SessionInput(

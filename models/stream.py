@@ -1,0 +1,25 @@
+"""The token-stream contract between the session workflow and streaming clients.
+
+A streamed turn publishes to topic ``turn.<message_id>`` of the session's workflow stream:
+raw Strands stream events from the model activity (``messageStart``, ``contentBlockDelta``,
+..., ``metadata``; a retried model attempt starts again at ``messageStart``), then one
+``{"turnEnd": {"ok": bool, "error": str | None}}`` item published by the workflow.
+"""
+
+from datetime import datetime
+
+from pydantic import BaseModel
+
+TURN_END = "turnEnd"
+
+
+def turn_topic(message_id: str) -> str:
+    """Topic carrying the stream of the turn answering ``message_id``."""
+    return f"turn.{message_id}"
+
+
+class StreamMark(BaseModel):
+    """Where a streamed turn's items end in the stream log, and when it ended."""
+
+    end_offset: int
+    ended_at: datetime
