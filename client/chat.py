@@ -9,6 +9,8 @@ from typing import TextIO
 
 from client.errors import ConvoflowError, SessionNotFoundError
 from client.session_client import SessionClient
+from client.streaming import StreamRestart
+from models import ChatReply
 
 HELP = (
     "Type a message and press Enter. Commands: /history, /status, /close, /quit "
@@ -71,6 +73,41 @@ async def _read_line(prompt: str, interactive: bool) -> str | None:
     return await line
 
 
+async def stream_reply(
+    sessions: SessionClient,
+    session_id: str,
+    text: str,
+    tenant_id: str,
+    user_id: str | None,
+    out: TextIO,
+) -> ChatReply:
+    """Send ``text`` and print the reply as it streams, with a spinner until it starts."""
+    tokens = sessions.stream(session_id, text, tenant_id=tenant_id, user_id=user_id)
+    waiting = spinner("thinking…")
+    await waiting.__aenter__()
+    started = False
+    reply: ChatReply | None = None
+    try:
+        async for item in tokens:
+            if not started:
+                await waiting.__aexit__(None, None, None)
+                out.write("assistant> ")
+                started = True
+            if isinstance(item, StreamRestart):
+                out.write("\n(the model was retried; starting over)\nassistant> ")
+            elif isinstance(item, ChatReply):
+                reply = item
+            else:
+                out.write(item)
+            out.flush()
+    finally:
+        if not started:
+            await waiting.__aexit__(None, None, None)
+    out.write("\n")
+    assert reply is not None
+    return reply
+
+
 async def chat_loop(
     sessions: SessionClient,
     session_id: str,
@@ -104,11 +141,7 @@ async def chat_loop(
             elif text in ("/help", "/?"):
                 out.write(HELP + "\n")
             else:
-                async with spinner("thinking…"):
-                    reply = await sessions.send(
-                        session_id, text, tenant_id=tenant_id, user_id=user_id
-                    )
-                out.write(f"assistant> {reply.reply}\n")
+                await stream_reply(sessions, session_id, text, tenant_id, user_id, out)
         except SessionNotFoundError:
             out.write("(no session yet: send a message to open it)\n")
         except ConvoflowError as err:

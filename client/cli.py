@@ -26,16 +26,17 @@ from client.errors import (
     TurnFailedError,
 )
 from client.session_client import SessionClient
-from models import InvalidIdError
+from models import ActorRef, ChatMessage, InvalidIdError, SessionRef, validate_id
 from models.settings import Settings
 from worker.client import connect_client
 from worker.dev_server import DevServerError, dev_server
 from worker.replay import load_history, replay_histories
-from worker.run import run_worker, running_worker
+from worker.run import open_memory_store, run_worker, running_worker
 
 log = logging.getLogger("convoflow")
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+HISTORY_PAGE = 500
 
 
 class UsageError(Exception):
@@ -52,9 +53,12 @@ def _connection_options() -> argparse.ArgumentParser:
     group.add_argument("--namespace", help="Temporal namespace")
     group.add_argument("--task-queue", dest="task_queue", help="worker task queue")
     group.add_argument("--data-dir", dest="data_dir", type=Path, help="data directory")
-    group.add_argument("--model", help="model provider for new sessions (echo, ...)")
+    group.add_argument("--model", help="model provider for new sessions (local, echo, ...)")
     group.add_argument("--memory", choices=["local", "agentcore"], help="memory backend")
     group.add_argument("--echo-delay-ms", dest="echo_delay_ms", type=float, help="echo pacing")
+    group.add_argument(
+        "--model-path", dest="local_model_path", type=Path, help="GGUF file for the local model"
+    )
     group.add_argument("-v", "--verbose", action="store_true", help="log at INFO level to stderr")
     return parent
 
@@ -105,6 +109,21 @@ def build_parser() -> argparse.ArgumentParser:
         "history", parents=[conn, _session_options()], help="print the kept messages"
     )
     history.add_argument("--limit", type=int, help="only the last N messages")
+    history.add_argument(
+        "--all", action="store_true", help="every message, from the memory store (paged)"
+    )
+
+    memory = commands.add_parser("memory", help="long-term memories of a user")
+    memory_commands = memory.add_subparsers(dest="memory_command", required=True)
+    for name, text in (("search", "memories relevant to a query"), ("list", "all memories")):
+        sub = memory_commands.add_parser(name, parents=[conn], help=text)
+        sub.add_argument("--actor", required=True, help="user id whose memories to read")
+        sub.add_argument("--tenant", help="tenant id (default: CONVOFLOW_TENANT or 'default')")
+        sub.add_argument("--memory-namespace", help="only this memory namespace")
+        sub.add_argument("--limit", type=int, default=20, help="at most N records")
+        sub.add_argument("--json", action="store_true", help="print one JSON document")
+        if name == "search":
+            sub.add_argument("query", help="what to look for")
 
     commands.add_parser("status", parents=[conn, _session_options()], help="session status")
 
@@ -143,6 +162,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         "model",
         "memory",
         "echo_delay_ms",
+        "local_model_path",
     )
     overrides = {name: getattr(args, name) for name in names if getattr(args, name, None)}
     for flag, field in (("tenant", "tenant"), ("user", "user")):
@@ -209,10 +229,33 @@ async def _submit(args: argparse.Namespace, sessions: SessionClient, settings: S
     return EXIT_OK
 
 
+async def _stored_messages(settings: Settings, session_id: str) -> list[ChatMessage]:
+    """Every message of a session from the memory store, paging through it."""
+    store = open_memory_store(settings)
+    ref = SessionRef(tenant_id=settings.tenant, session_id=session_id)
+    messages: list[ChatMessage] = []
+    try:
+        while True:
+            after = messages[-1].seq if messages and messages[-1].seq is not None else -1
+            page = await store.list_messages(ref, after_seq=after, limit=HISTORY_PAGE)
+            messages.extend(page)
+            if len(page) < HISTORY_PAGE:
+                return messages
+    finally:
+        await store.close()
+
+
 async def _history(args: argparse.Namespace, sessions: SessionClient, settings: Settings) -> int:
     if args.limit is not None and args.limit < 0:
         raise UsageError("--limit must be zero or more")
-    messages = await sessions.history(args.session, tenant_id=settings.tenant, limit=args.limit)
+    if args.all:
+        messages = await _stored_messages(settings, args.session)
+        if not messages:
+            raise SessionNotFoundError(f"no stored messages for session {args.session!r}")
+        if args.limit is not None:
+            messages = messages[-args.limit :] if args.limit else []
+    else:
+        messages = await sessions.history(args.session, tenant_id=settings.tenant, limit=args.limit)
     if args.json:
         emit_json(messages)
         return EXIT_OK
@@ -279,6 +322,37 @@ async def _sessions(args: argparse.Namespace, sessions: SessionClient, settings:
 
 async def _chat(args: argparse.Namespace, sessions: SessionClient, settings: Settings) -> int:
     await chat_loop(sessions, args.session, tenant_id=settings.tenant, user_id=settings.user)
+    return EXIT_OK
+
+
+async def _memory(args: argparse.Namespace, settings: Settings) -> int:
+    if args.limit < 1:
+        raise UsageError("--limit must be at least 1")
+    actor = ActorRef(
+        tenant_id=validate_id("tenant id", settings.tenant),
+        actor_id=validate_id("actor id", args.actor),
+    )
+    store = open_memory_store(settings)
+    try:
+        if args.memory_command == "search":
+            namespaces = [args.memory_namespace] if args.memory_namespace else None
+            records = await store.search_memories(
+                actor, args.query, top_k=args.limit, namespaces=namespaces
+            )
+        else:
+            records = await store.list_memories(
+                actor, namespace=args.memory_namespace, limit=args.limit
+            )
+    finally:
+        await store.close()
+    if args.json:
+        emit_json(records)
+        return EXIT_OK
+    for record in records:
+        score = f" (score {record.score:.2f})" if record.score is not None else ""
+        sys.stdout.write(f"[{record.kind}] {record.text}{score}  {record.namespace}\n")
+    if not records:
+        sys.stdout.write("no memories\n")
     return EXIT_OK
 
 
@@ -349,6 +423,8 @@ async def run_command(args: argparse.Namespace) -> int:
             return await _worker(settings)
         if args.command == "replay":
             return await _replay(args, settings)
+        if args.command == "memory":
+            return await _memory(args, settings)
         handlers = {
             "send": _send,
             "submit": _submit,

@@ -135,10 +135,16 @@ class SessionClient:
         config: SessionConfig | None,
         initial_context: dict[str, Any] | None,
     ) -> SessionInput:
-        if config is None:
-            config = SessionConfig(
-                model=self.settings.model, search_attributes=self.settings.search_attributes
-            )
+        # Settings fill in what the caller's config leaves unset.
+        defaults = {
+            "model": self.settings.model,
+            "search_attributes": self.settings.search_attributes,
+        }
+        given = config or SessionConfig()
+        unset = {
+            name: value for name, value in defaults.items() if name not in given.model_fields_set
+        }
+        config = given.model_copy(update=unset)
         return SessionInput(
             session_id=validate_id("session id", session_id),
             tenant_id=validate_id("tenant id", tenant_id),

@@ -109,7 +109,10 @@ async def follow_turn(
                 if not replayed:
                     yield Delta(piece, item.offset)
     except BaseException:
+        # The caller stopped listening (or streaming broke): stop waiting for the reply.
         reply_task.cancel()
+        with contextlib.suppress(BaseException):
+            await reply_task
         raise
     finally:
         if next_item is not None and not next_item.done():

@@ -3,10 +3,16 @@
 from models.chat import ChatMessage, ChatReply, Role, TokenUsage
 from models.ids import InvalidIdError, parse_session_workflow_id, session_workflow_id, validate_id
 from models.memory import (
+    ActorRef,
     ArchiveSessionInput,
+    ExtractionRequest,
     FindReplyInput,
+    ListMemoriesInput,
+    MemoryRecord,
     RecentMessagesInput,
     RecordMessagesInput,
+    SaveMemoriesInput,
+    SearchMemoriesInput,
     SessionRef,
 )
 from models.session import (
@@ -19,14 +25,20 @@ from models.session import (
 )
 
 __all__ = [
+    "ActorRef",
     "ArchiveSessionInput",
     "ChatMessage",
     "ChatReply",
+    "ExtractionRequest",
     "FindReplyInput",
     "InvalidIdError",
+    "ListMemoriesInput",
+    "MemoryRecord",
     "RecentMessagesInput",
     "RecordMessagesInput",
     "Role",
+    "SaveMemoriesInput",
+    "SearchMemoriesInput",
     "SessionConfig",
     "SessionInput",
     "SessionRef",

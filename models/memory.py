@@ -17,11 +17,22 @@ class SessionRef(BaseModel):
     user_id: str | None = None
 
 
+class ExtractionRequest(BaseModel):
+    """Ask the recorder to mine what it records for long-term memories of ``actor``."""
+
+    actor: "ActorRef"
+    model: str | None = Field(None, description="Provider for model-based extraction; None: rules")
+    trimmed: list[ChatMessage] = Field(
+        default_factory=list, description="Messages just trimmed from the window, to summarise"
+    )
+
+
 class RecordMessagesInput(BaseModel):
     """Messages to record; recording is idempotent by ``message_id``."""
 
     session: SessionRef
     messages: list[ChatMessage]
+    extraction: ExtractionRequest | None = None
 
 
 class RecentMessagesInput(BaseModel):
@@ -89,3 +100,6 @@ class SaveMemoriesInput(BaseModel):
 
     actor: ActorRef
     records: list[MemoryRecord]
+
+
+ExtractionRequest.model_rebuild()

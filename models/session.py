@@ -18,8 +18,10 @@ class SessionConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    model: str = Field("echo", min_length=1, description="Registered model provider name")
-    system_prompt: str = Field("You are a helpful assistant.", max_length=32_000)
+    model: str = Field("local", min_length=1, description="Registered model provider name")
+    system_prompt: str = Field(
+        "You are a helpful assistant. Answer briefly and accurately.", max_length=32_000
+    )
     max_messages: int = Field(100, ge=2, le=10_000, description="Messages kept in the workflow")
     context_messages: int = Field(10, ge=0, le=1_000, description="Messages sent to the model")
     idle_timeout: timedelta = Field(timedelta(hours=24), description="Expire after this idle")
@@ -37,6 +39,13 @@ class SessionConfig(BaseModel):
     model_max_attempts: int = Field(5, ge=1, le=100)
     stream_batch_interval: timedelta = Field(
         timedelta(milliseconds=100), description="How often streamed tokens are published"
+    )
+    recall_top_k: int = Field(5, ge=0, le=50, description="Long-term memories per turn (0: off)")
+    memory_extraction: Literal["auto", "rules", "model", "off"] = Field(
+        "auto", description="auto: the session's model if it is a real LLM, else rules"
+    )
+    restore_messages: int = Field(
+        10, ge=0, le=1_000, description="Messages restored from memory when a session comes back"
     )
     search_attributes: bool = Field(
         True, description="Upsert Convoflow* search attributes (must be registered)"

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from client import SessionClient, TurnFailedError
+from client import Delta, SessionClient, TurnFailedError
 from models import SessionConfig
 from models import search_attributes as sa
 from models.settings import Settings
@@ -84,6 +84,21 @@ async def idle_expiry_and_age_trim(sessions: SessionClient, session_id: str) -> 
     await sessions.handle(session_id).result()
 
 
+async def streamed_turns(sessions: SessionClient, session_id: str) -> None:
+    """Streamed turns with a live subscriber, a resumed stream, and an unstreamed turn."""
+    config = SessionConfig(model="slow-echo")
+    async for _ in sessions.stream(session_id, "stream this reply please", config=config):
+        pass
+    stream = sessions.stream(session_id, "one two three four five six", message_id="s-2")
+    async for item in stream:
+        if isinstance(item, Delta):
+            break
+    await stream.aclose()  # type: ignore[attr-defined]
+    async for _ in sessions.resume(session_id, "s-2"):
+        pass
+    await sessions.send(session_id, "not streamed")
+
+
 SCENARIOS: dict[str, Scenario] = {
     "basic_turns": basic_turns,
     "signals_and_dedupe": signals_and_dedupe,
@@ -91,6 +106,7 @@ SCENARIOS: dict[str, Scenario] = {
     "trim_and_continue_as_new": trim_and_continue_as_new,
     "close_early": close_early,
     "idle_expiry_and_age_trim": idle_expiry_and_age_trim,
+    "streamed_turns": streamed_turns,
 }
 
 
@@ -128,7 +144,7 @@ async def record(out: Path, only: list[str]) -> None:
                 settings.temporal_address, plugins=[strands_plugin(settings, TEST_PROVIDERS)]
             )
             sessions = SessionClient(client, settings)
-            async with running_worker(client, settings):
+            async with running_worker(client, settings, TEST_PROVIDERS):
                 for name, scenario in SCENARIOS.items():
                     if only and name not in only:
                         continue

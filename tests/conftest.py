@@ -88,7 +88,7 @@ async def dev_client(dev_env: WorkflowEnvironment, dev_settings: Settings) -> Cl
 @pytest.fixture(scope="session")
 async def dev_worker(dev_client: Client, dev_settings: Settings) -> AsyncIterator[None]:
     """One session worker for all dev-server tests."""
-    async with running_worker(dev_client, dev_settings):
+    async with running_worker(dev_client, dev_settings, TEST_PROVIDERS):
         yield
 
 
@@ -128,5 +128,5 @@ async def ts_client(ts_env: WorkflowEnvironment, ts_settings: Settings) -> Clien
 @pytest.fixture(scope="session")
 async def ts_sessions(ts_client: Client, ts_settings: Settings) -> AsyncIterator[SessionClient]:
     """A SessionClient on the time-skipping server with a running worker."""
-    async with running_worker(ts_client, ts_settings):
+    async with running_worker(ts_client, ts_settings, TEST_PROVIDERS):
         yield SessionClient(ts_client, ts_settings)

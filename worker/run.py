@@ -10,7 +10,13 @@ from datetime import timedelta
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from activities.memory import MemoryActivities, MemoryStore, SqliteMemoryStore
+from activities.memory import (
+    MemoryActivities,
+    MemoryStore,
+    SqliteMemoryStore,
+    open_agentcore_store,
+)
+from activities.providers import ProviderFactory, model_factories
 from models.settings import Settings
 from workflows.session import SessionWorkflow
 
@@ -19,23 +25,28 @@ log = logging.getLogger("convoflow.worker")
 
 def open_memory_store(settings: Settings) -> MemoryStore:
     """The memory backend chosen by ``settings.memory``."""
-    if settings.memory == "local":
-        return SqliteMemoryStore(settings.memory_db_path)
-    raise ValueError(
-        f"memory backend {settings.memory!r} is not available yet; use CONVOFLOW_MEMORY=local"
-    )
+    if settings.memory == "agentcore":
+        return open_agentcore_store(settings)
+    return SqliteMemoryStore(settings.memory_db_path)
 
 
-def build_worker(client: Client, settings: Settings, store: MemoryStore) -> Worker:
+def build_worker(
+    client: Client,
+    settings: Settings,
+    store: MemoryStore,
+    extra_providers: dict[str, ProviderFactory] | None = None,
+) -> Worker:
     """A worker for the session workflow and memory activities on ``settings.task_queue``.
 
-    Model activities come from the Strands plugin on ``client``.
+    Model activities come from the Strands plugin on ``client``; memory extraction uses the
+    same providers (plus ``extra_providers``).
     """
+    memory = MemoryActivities(store, model_factories(settings, extra_providers))
     return Worker(
         client,
         task_queue=settings.task_queue,
         workflows=[SessionWorkflow],
-        activities=MemoryActivities(store).all(),
+        activities=memory.all(),
         max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
         max_concurrent_activities=settings.max_concurrent_activities,
         max_cached_workflows=settings.max_cached_workflows,
@@ -44,10 +55,14 @@ def build_worker(client: Client, settings: Settings, store: MemoryStore) -> Work
 
 
 @contextlib.asynccontextmanager
-async def running_worker(client: Client, settings: Settings) -> AsyncIterator[Worker]:
+async def running_worker(
+    client: Client,
+    settings: Settings,
+    extra_providers: dict[str, ProviderFactory] | None = None,
+) -> AsyncIterator[Worker]:
     """Run a worker (and its memory store) for the duration of the ``async with`` block."""
     store = open_memory_store(settings)
-    worker = build_worker(client, settings, store)
+    worker = build_worker(client, settings, store, extra_providers)
     try:
         async with worker:
             yield worker

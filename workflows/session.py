@@ -25,12 +25,18 @@ with workflow.unsafe.imports_passed_through():
     from temporalio.strands_agents import TemporalAgent
 
     from activities.memory.activities import MemoryActivities
+    from activities.memory.extract import memory_block
     from models import (
+        ActorRef,
         ArchiveSessionInput,
         ChatMessage,
         ChatReply,
+        ExtractionRequest,
         FindReplyInput,
+        MemoryRecord,
+        RecentMessagesInput,
         RecordMessagesInput,
+        SearchMemoriesInput,
         SessionConfig,
         SessionInput,
         SessionRef,
@@ -58,6 +64,11 @@ MAX_ISSUES = 20
 MAX_OUTCOMES = 200
 TURN_FAILED = "TurnFailed"
 SESSION_CLOSING = "SessionClosing"
+# Patches (workflow.patched): behaviour added after histories were recorded.
+RESTORE_PATCH = "restore-from-memory"
+RECALL_PATCH = "recall-memories"
+RECALL_TIMEOUT = timedelta(seconds=10)
+RECALL_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_attempts=2)
 SESSION_CONTINUING = "SessionContinuing"
 
 MEMORY_TIMEOUT = timedelta(seconds=30)
@@ -123,6 +134,7 @@ class SessionWorkflow:
         self._to_record: list[ChatMessage] = []
         self._recording_batch: list[ChatMessage] = []
         self._draining = False
+        self._trimmed: list[ChatMessage] = []  # to summarise into long-term memory
         self._current: ChatMessage | None = None
         self._close_reason: str | None = None
         self._idle_due = False
@@ -138,7 +150,10 @@ class SessionWorkflow:
         """Process messages until the session is closed or expires."""
         if input.carried is None:
             self._upsert_search_attributes(first=True)
-            if self._initial_context:
+            restored = False
+            if self._config.restore_messages and workflow.patched(RESTORE_PATCH):
+                restored = await self._restore_from_memory()
+            if self._initial_context and not restored:
                 self._append(self._context_message(self._initial_context))
         self._show_details()
         tasks = [asyncio.create_task(self._watch_idle()), asyncio.create_task(self._record_loop())]
@@ -169,10 +184,13 @@ class SessionWorkflow:
             self._truncate_stream()
         outcome: ChatReply | str
         try:
-            outcome = await self._call_model(message)
+            memories = await self._recall(message)
+            outcome = await self._call_model(message, memories)
         except _TURN_ERRORS as err:
             reason = _root_message(err)
-            workflow.logger.warning("turn %s failed: %s", message.message_id, reason)
+            workflow.logger.warning(
+                "turn %s failed (%s): %s", message.message_id, type(err).__name__, reason
+            )
             error = ChatMessage(
                 message_id=str(workflow.uuid4()),
                 role="error",
@@ -198,13 +216,15 @@ class SessionWorkflow:
         self._set_step("active", "waiting for messages", 100)
         self._upsert_search_attributes()
 
-    async def _call_model(self, message: ChatMessage) -> ChatReply:
+    async def _call_model(self, message: ChatMessage, memories: list[MemoryRecord]) -> ChatReply:
         """Ask the configured provider for a reply through a ``TemporalAgent`` turn."""
         config = self._config
         agent = TemporalAgent(
             model=config.model,
             messages=model_messages(self._messages[:-1], config.context_messages),
-            system_prompt=system_prompt_for(config.system_prompt, self._initial_context),
+            system_prompt=system_prompt_for(
+                config.system_prompt, self._initial_context, memory_block(memories)
+            ),
             callback_handler=None,
             start_to_close_timeout=config.model_timeout,
             heartbeat_timeout=config.model_heartbeat_timeout,
@@ -218,8 +238,15 @@ class SessionWorkflow:
             streaming_topic=turn_topic(message.message_id or "") if message.stream else None,
             streaming_batch_interval=config.stream_batch_interval,
         )
-        result = await agent.invoke_async(message.message)
-        usage = result.metrics.accumulated_usage
+        try:
+            result = await agent.invoke_async(message.message)
+            answer, stop_reason = result.message, str(result.stop_reason)
+        except MaxTokensReachedException:
+            # A reply cut off at the length limit is still a reply: keep it, flagged.
+            if not agent.messages or agent.messages[-1].get("role") != "assistant":
+                raise
+            answer, stop_reason = agent.messages[-1], "max_tokens"
+        usage = agent.event_loop_metrics.accumulated_usage
         turn_usage = TokenUsage(
             input_tokens=int(usage.get("inputTokens", 0)),
             output_tokens=int(usage.get("outputTokens", 0)),
@@ -233,10 +260,10 @@ class SessionWorkflow:
         reply = ChatMessage(
             message_id=str(workflow.uuid4()),
             role="assistant",
-            message=reply_text(result.message),
+            message=reply_text(answer),
             reply_to=message.message_id,
             metadata={
-                "stop_reason": str(result.stop_reason),
+                "stop_reason": stop_reason,
                 "usage": turn_usage.model_dump(),
                 "model": config.model,
             },
@@ -459,6 +486,7 @@ class SessionWorkflow:
         """Keep ``kept``; what is dropped is already recorded or still waiting to be."""
         if dropped:
             self._messages = kept
+            self._trimmed.extend(dropped)
             self._show_details()
 
     def _context_message(self, context: dict[str, Any]) -> ChatMessage:
@@ -496,6 +524,92 @@ class SessionWorkflow:
                 continue
             self._trim(*trim_older_than(self._messages, workflow.now() - ttl))
 
+    # ------------------------------------------------------------------ memory
+
+    def _actor(self) -> ActorRef | None:
+        """Whose long-term memories this session reads and writes (none without a user)."""
+        if self._user_id is None:
+            return None
+        return ActorRef(tenant_id=self._tenant_id, actor_id=self._user_id)
+
+    async def _recall(self, message: ChatMessage) -> list[MemoryRecord]:
+        """Long-term memories relevant to the prompt; a failure means none, plus an issue."""
+        actor = self._actor()
+        if actor is None or not self._config.recall_top_k or not workflow.patched(RECALL_PATCH):
+            return []
+        self._set_step("processing", "recalling memories", 15)
+        try:
+            # A local activity: no extra server round trip on the reply's path.
+            return await workflow.execute_local_activity_method(
+                MemoryActivities.recall_memories,
+                SearchMemoriesInput(
+                    actor=actor, query=message.message, top_k=self._config.recall_top_k
+                ),
+                start_to_close_timeout=RECALL_TIMEOUT,
+                retry_policy=RECALL_RETRY,
+                summary="recall memories",
+            )
+        except (ActivityError, ApplicationError) as err:  # local activities raise the latter
+            self._add_issue(f"recall failed, answering without memories: {_root_message(err)}")
+            return []
+        finally:
+            self._set_step("processing", "calling the model", 30)
+
+    def _extraction_request(self) -> ExtractionRequest | None:
+        """What the recorder should mine for memories, if anything."""
+        actor = self._actor()
+        mode = self._config.memory_extraction
+        if actor is None or mode == "off":
+            self._trimmed = []
+            return None
+        use_model = mode == "model" or (mode == "auto" and self._config.model != "echo")
+        trimmed, self._trimmed = self._trimmed, []
+        return ExtractionRequest(
+            actor=actor, model=self._config.model if use_model else None, trimmed=trimmed
+        )
+
+    async def _restore_from_memory(self) -> bool:
+        """A session that comes back (same id after it ended) resumes with its last messages."""
+        try:
+            restored = await workflow.execute_local_activity_method(
+                MemoryActivities.recent_messages,
+                RecentMessagesInput(
+                    session=self._session_ref(), limit=self._config.restore_messages
+                ),
+                start_to_close_timeout=RECALL_TIMEOUT,
+                retry_policy=RECALL_RETRY,
+                summary="restore session",
+            )
+        except (ActivityError, ApplicationError) as err:
+            self._add_issue(f"could not restore earlier messages: {_root_message(err)}")
+            return False
+        if not restored:
+            return False
+        self._messages = [*restored, *self._messages]
+        self._next_seq = max(self._next_seq, (restored[-1].seq or 0) + 1)
+        for earlier in restored:
+            if earlier.message_id:
+                self._recent_ids.add(earlier.message_id)
+        self._answer_restored_duplicates()
+        self._show_details()
+        return True
+
+    def _answer_restored_duplicates(self) -> None:
+        """Queued messages that the earlier run already answered get that answer, not a turn."""
+        for queued in list(self._queue):
+            assert queued.message_id is not None
+            earlier = self._find_local_reply(queued.message_id)
+            if earlier is None:
+                continue
+            self._queue.remove(queued)
+            self._in_flight.discard(queued.message_id)
+            if earlier.role == "error":
+                self._outcomes[queued.message_id] = str(
+                    (earlier.metadata or {}).get("error", earlier.message)
+                )
+            else:
+                self._outcomes[queued.message_id] = self._reply_for(earlier, duplicate=True)
+
     def _end_stream(self, message_id: str, outcome: ChatReply | str) -> None:
         """Close a streamed turn's topic so subscribers stop, and remember where it ended."""
         error = outcome if isinstance(outcome, str) else None
@@ -521,7 +635,11 @@ class SessionWorkflow:
             try:
                 await workflow.execute_activity_method(
                     MemoryActivities.record_messages,
-                    RecordMessagesInput(session=self._session_ref(), messages=batch),
+                    RecordMessagesInput(
+                        session=self._session_ref(),
+                        messages=batch,
+                        extraction=self._extraction_request(),
+                    ),
                     start_to_close_timeout=MEMORY_TIMEOUT,
                     retry_policy=MEMORY_RETRY,
                     summary="record turn",

@@ -42,12 +42,18 @@ def age_deadline(messages: Sequence[ChatMessage], ttl: timedelta | None) -> date
     return messages[0].timestamp + ttl
 
 
-def system_prompt_for(system_prompt: str, initial_context: dict[str, Any] | None) -> str:
-    """The system prompt the model gets: the configured one plus the session's initial context."""
-    if not initial_context:
-        return system_prompt
-    context = json.dumps(initial_context, sort_keys=True, ensure_ascii=False)
-    return f"{system_prompt}\n\nSession context (JSON): {context}"
+def system_prompt_for(
+    system_prompt: str, initial_context: dict[str, Any] | None, memories: str = ""
+) -> str:
+    """The system prompt the model gets: the configured one, the session's initial context,
+    and the recalled-memories block."""
+    parts = [system_prompt]
+    if initial_context:
+        context = json.dumps(initial_context, sort_keys=True, ensure_ascii=False)
+        parts.append(f"Session context (JSON): {context}")
+    if memories:
+        parts.append(memories)
+    return "\n\n".join(parts)
 
 
 def answered_pairs(messages: Iterable[ChatMessage]) -> list[tuple[ChatMessage, ChatMessage]]:

@@ -1,31 +1,61 @@
 """Memory activities: the workflow's only way to reach a memory store."""
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
+from strands.models import Model
 from temporalio import activity
 
+from activities.memory.extract import (
+    EXTRACTION_PROMPT,
+    extract_by_rules,
+    parse_model_extraction,
+    summarise_by_rules,
+)
 from activities.memory.store import MemoryStore
 from models import (
     ArchiveSessionInput,
     ChatMessage,
+    ExtractionRequest,
     FindReplyInput,
+    MemoryRecord,
     RecentMessagesInput,
     RecordMessagesInput,
+    SearchMemoriesInput,
 )
+
+log = logging.getLogger(__name__)
 
 
 class MemoryActivities:
-    """Activities bound to one memory store; register ``all()`` on a worker."""
+    """Activities bound to one memory store; register ``all()`` on a worker.
 
-    def __init__(self, store: MemoryStore) -> None:
-        """Bind the activities to ``store``."""
+    ``models`` are the provider factories, used for model-based memory extraction.
+    """
+
+    def __init__(
+        self, store: MemoryStore, models: dict[str, Callable[[], Model]] | None = None
+    ) -> None:
+        """Bind the activities to ``store`` (and the model providers, for extraction)."""
         self.store = store
+        self._factories = models or {}
+        self._models: dict[str, Model] = {}
 
     @activity.defn(name="record_messages")
     async def record_messages(self, request: RecordMessagesInput) -> int:
-        """Record messages idempotently; return how many were new."""
-        return await self.store.record_messages(request.session, request.messages)
+        """Record messages idempotently; return how many were new.
+
+        With ``request.extraction``, then mine them for long-term memories (best effort: an
+        extraction failure is logged and never fails the recording).
+        """
+        recorded = await self.store.record_messages(request.session, request.messages)
+        if request.extraction is not None:
+            try:
+                await self.extract(request.session.session_id, request.messages, request.extraction)
+            except Exception:
+                log.exception("memory extraction failed for %s", request.session.session_id)
+        return recorded
 
     @activity.defn(name="recent_messages")
     async def recent_messages(self, request: RecentMessagesInput) -> list[ChatMessage]:
@@ -42,6 +72,58 @@ class MemoryActivities:
         """Archive a finished session with its summary."""
         await self.store.archive_session(request.session, request.summary)
 
+    @activity.defn(name="recall_memories")
+    async def recall_memories(self, request: SearchMemoriesInput) -> list[MemoryRecord]:
+        """The actor's long-term memories most relevant to the prompt, best first."""
+        return await self.store.search_memories(
+            request.actor, request.query, top_k=request.top_k, namespaces=request.namespaces
+        )
+
+    async def extract(
+        self, session_id: str, messages: list[ChatMessage], request: ExtractionRequest
+    ) -> int:
+        """Mine messages (and trimmed ones) for memories; return how many were new.
+
+        With a real LLM (``request.model``) the model lists facts and preferences; otherwise
+        deterministic rules do. Trimmed messages become a rolling session summary.
+        """
+        records = await self._extract(messages, request)
+        summary = summarise_by_rules(
+            request.actor, session_id, request.trimmed, activity.info().started_time
+        )
+        if summary is not None:
+            records.append(summary)
+        if not records:
+            return 0
+        return await self.store.save_memories(request.actor, records)
+
+    async def _extract(
+        self, messages: list[ChatMessage], request: ExtractionRequest
+    ) -> list[MemoryRecord]:
+        users = [m for m in messages if m.role == "user"]
+        if not users:
+            return []
+        if request.model is None or request.model not in self._factories:
+            return extract_by_rules(request.actor, users)
+        model = self._models.get(request.model)
+        if model is None:
+            model = self._models[request.model] = self._factories[request.model]()
+        said = "\n".join(f"- {m.message}" for m in users)
+        prompt = f"{EXTRACTION_PROMPT}\n\nUser messages:\n{said}"
+        answer = ""
+        async for event in model.stream([{"role": "user", "content": [{"text": prompt}]}]):
+            delta: Any = event.get("contentBlockDelta", {}).get("delta", {})
+            answer += delta.get("text", "") if isinstance(delta, dict) else ""
+        records = parse_model_extraction(request.actor, users[-1], answer)
+        log.debug("model extraction found %d records", len(records))
+        return records
+
     def all(self) -> list[Callable[..., Any]]:
         """Every memory activity, for ``Worker(activities=...)``."""
-        return [self.record_messages, self.recent_messages, self.find_reply, self.archive_session]
+        return [
+            self.record_messages,
+            self.recent_messages,
+            self.find_reply,
+            self.archive_session,
+            self.recall_memories,
+        ]

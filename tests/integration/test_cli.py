@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from client import SessionClient
-from tests.helpers import new_session_id
+from models import SessionConfig
+from tests.helpers import eventually, new_session_id
 
 
 async def convoflow(sessions: SessionClient, *args: str) -> tuple[int, str, str]:
@@ -19,6 +20,7 @@ async def convoflow(sessions: SessionClient, *args: str) -> tuple[int, str, str]
         "CONVOFLOW_TEMPORAL_ADDRESS": sessions.settings.temporal_address,
         "CONVOFLOW_TASK_QUEUE": sessions.settings.task_queue,
         "CONVOFLOW_DATA_DIR": str(sessions.settings.data_dir),
+        "CONVOFLOW_MODEL": sessions.settings.model,
     }
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -104,3 +106,53 @@ async def test_unreachable_temporal_is_a_clear_error(sessions: SessionClient) ->
     assert code == 1
     error = one_json(out)["error"]
     assert error["type"] == "ConnectionError" and "127.0.0.1:1" in error["message"]
+
+
+async def test_history_all_pages_the_memory_store(sessions: SessionClient) -> None:
+    session_id = new_session_id("all")
+    config = SessionConfig(max_messages=4)
+    for turn in range(4):
+        await sessions.send(session_id, f"turn {turn}", config=config)
+    code, out, _ = await convoflow(sessions, "history", "--session", session_id, "--json")
+    assert code == 0 and len(one_json(out)) == 4
+
+    async def stored() -> list[Any]:
+        _, out, _ = await convoflow(sessions, "history", "--session", session_id, "--all", "--json")
+        return list(one_json(out))
+
+    everything = await eventually(stored, lambda found: len(found) == 8)
+    assert [m["seq"] for m in everything] == list(range(8))
+
+
+async def test_memory_search_and_list(sessions: SessionClient) -> None:
+    tenant = new_session_id("mem")
+    await sessions.send(
+        new_session_id("m"),
+        "I love hiking in the Alps. My favourite colour is green.",
+        tenant_id=tenant,
+        user_id="dana",
+        config=SessionConfig(memory_extraction="rules"),
+    )
+    actor = ["--actor", "dana", "--tenant", tenant, "--json"]
+
+    async def listed() -> list[Any]:
+        _, out, _ = await convoflow(sessions, "memory", "list", *actor)
+        return list(one_json(out))
+
+    records = await eventually(listed, lambda found: len(found) == 2)
+    assert {r["kind"] for r in records} == {"preference"}
+    code, out, _ = await convoflow(sessions, "memory", "search", *actor, "mountains hiking")
+    found = one_json(out)
+    assert code == 0 and found[0]["text"] == "User loves hiking in the Alps"
+    code, out, _ = await convoflow(
+        sessions,
+        "memory",
+        "search",
+        "--actor",
+        "someone-else",
+        "--tenant",
+        tenant,
+        "--json",
+        "hiking",
+    )
+    assert code == 0 and one_json(out) == []

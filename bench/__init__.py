@@ -1,0 +1,1 @@
+"""Benchmarks: ``python -m bench --help``. Results land in bench/results/ and docs/BENCHMARKS.md."""

@@ -1,0 +1,126 @@
+"""What every benchmark shares: a dev server, a worker, clients, timing and result files."""
+
+import contextlib
+import json
+import platform
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from client import SessionClient
+from models import search_attributes as sa
+from models.settings import Settings
+from worker.client import strands_plugin
+from worker.run import running_worker
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The ``q``-th percentile (0-100) by linear interpolation."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    if len(ordered) == 1:
+        return ordered[0]
+    position = (len(ordered) - 1) * q / 100
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def summary_ms(seconds: Sequence[float]) -> dict[str, float]:
+    """p50/p95/p99/mean of durations, in milliseconds."""
+    ms = [s * 1000 for s in seconds]
+    return {
+        "n": len(ms),
+        "p50": round(percentile(ms, 50), 2),
+        "p95": round(percentile(ms, 95), 2),
+        "p99": round(percentile(ms, 99), 2),
+        "mean": round(statistics.fmean(ms), 2) if ms else float("nan"),
+    }
+
+
+def machine() -> dict[str, Any]:
+    """The machine the numbers come from."""
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as info:
+        for line in info:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+        ).stdout.strip()
+    except OSError:
+        commit = ""
+    import os
+
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "commit": commit,
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def save(name: str, result: dict[str, Any], command: str) -> Path:
+    """Write one benchmark's result (with machine and command) to bench/results/NAME.json."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    document = {"benchmark": name, "command": command, "machine": machine(), "result": result}
+    path.write_text(json.dumps(document, indent=2) + "\n")
+    return path
+
+
+def progress(message: str) -> None:
+    """A progress line on stderr (benchmarks take a while)."""
+    sys.stderr.write(f"[{time.strftime('%H:%M:%S')}] {message}\n")
+    sys.stderr.flush()
+
+
+@dataclass
+class Stack:
+    """A dev server, a worker on it, and clients."""
+
+    env: WorkflowEnvironment
+    client: Client
+    settings: Settings
+    sessions: SessionClient
+
+
+@contextlib.asynccontextmanager
+async def stack(data_dir: Path, **settings: Any) -> AsyncIterator[Stack]:
+    """Start an in-memory dev server and one in-process worker."""
+    binary = Path(sys.executable).parent / "temporal"
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(binary),
+        search_attributes=sa.ALL_KEYS,
+        dev_server_log_level="error",
+    )
+    try:
+        values: dict[str, Any] = {
+            "temporal_address": str(env.client.service_client.config.target_host),
+            "task_queue": f"bench-{uuid.uuid4().hex[:6]}",
+            "data_dir": data_dir,
+            "model": "echo",
+        }
+        values.update(settings)
+        config = Settings(**values)
+        client = await Client.connect(config.temporal_address, plugins=[strands_plugin(config)])
+        async with running_worker(client, config):
+            yield Stack(env, client, config, SessionClient(client, config))
+    finally:
+        await env.shutdown()
