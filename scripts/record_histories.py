@@ -99,6 +99,16 @@ async def streamed_turns(sessions: SessionClient, session_id: str) -> None:
     await sessions.send(session_id, "not streamed")
 
 
+async def memory_and_comeback(sessions: SessionClient, session_id: str) -> None:
+    """A user's stated preference is recalled; the session is closed and comes back."""
+    config = SessionConfig(model="echo", memory_extraction="rules")
+    await sessions.send(session_id, "I prefer aisle seats.", user_id="rita", config=config)
+    await asyncio.sleep(1.0)  # the recorder extracts the preference after the reply
+    await sessions.send(session_id, "Find me a seat on the next flight.", user_id="rita")
+    await sessions.close(session_id, reason="done for now")
+    await sessions.send(session_id, "I am back. Any seat news?", user_id="rita", config=config)
+
+
 SCENARIOS: dict[str, Scenario] = {
     "basic_turns": basic_turns,
     "signals_and_dedupe": signals_and_dedupe,
@@ -107,6 +117,7 @@ SCENARIOS: dict[str, Scenario] = {
     "close_early": close_early,
     "idle_expiry_and_age_trim": idle_expiry_and_age_trim,
     "streamed_turns": streamed_turns,
+    "memory_and_comeback": memory_and_comeback,
 }
 
 
