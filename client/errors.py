@@ -31,5 +31,7 @@ def error_from_update(err: WorkflowUpdateFailedError) -> ConvoflowError:
     if isinstance(cause, ApplicationError):
         if cause.type == "TurnFailed":
             return TurnFailedError(cause.message)
+        if cause.type == "SessionNotFound":
+            return SessionNotFoundError("no such session")
         return MessageRejectedError(cause.message, cause.type or "Rejected")
     return ConvoflowError(str(cause or err))

@@ -2,15 +2,16 @@
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
     WorkflowHandle,
+    WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
     WorkflowUpdateHandle,
     WorkflowUpdateStage,
@@ -74,6 +75,7 @@ class SessionInfo:
 
 
 MAX_SEND_ATTEMPTS = 40
+T = TypeVar("T")
 
 
 def new_message_id() -> str:
@@ -230,6 +232,7 @@ class SessionClient:
         message_id: str,
         *,
         tenant_id: str = "default",
+        user_id: str | None = None,
         after_offset: int = -1,
     ) -> AsyncIterator[Delta | StreamRestart | ChatReply]:
         """Continue a streamed turn after ``after_offset`` (the last :class:`Delta` seen)."""
@@ -237,7 +240,7 @@ class SessionClient:
         try:
             update = await handle.start_update(
                 SessionWorkflow.wait_reply,
-                message_id,
+                args=[message_id, user_id],
                 wait_for_stage=WorkflowUpdateStage.ACCEPTED,
             )
         except WorkflowUpdateFailedError as err:
@@ -367,27 +370,44 @@ class SessionClient:
     # ------------------------------------------------------------------ queries
 
     async def history(
-        self, session_id: str, *, tenant_id: str = "default", limit: int | None = None
+        self,
+        session_id: str,
+        *,
+        tenant_id: str = "default",
+        limit: int | None = None,
+        user_id: str | None = None,
     ) -> list[ChatMessage]:
-        """Kept messages, oldest first (at most ``limit``)."""
-        try:
-            return await self.handle(session_id, tenant_id).query(SessionWorkflow.history, limit)
-        except RPCError as err:
-            raise self._rpc_error(err, session_id, tenant_id) from None
+        """Kept messages, oldest first (at most ``limit``); with ``user_id``, owner only."""
+        handle = self.handle(session_id, tenant_id)
+        return await self._query(handle.query(SessionWorkflow.history, args=[limit, user_id]))
 
-    async def status(self, session_id: str, *, tenant_id: str = "default") -> SessionStatus:
-        """The session's status."""
-        try:
-            return await self.handle(session_id, tenant_id).query(SessionWorkflow.status)
-        except RPCError as err:
-            raise self._rpc_error(err, session_id, tenant_id) from None
+    async def status(
+        self, session_id: str, *, tenant_id: str = "default", user_id: str | None = None
+    ) -> SessionStatus:
+        """The session's status; with ``user_id``, owner only."""
+        handle = self.handle(session_id, tenant_id)
+        return await self._query(handle.query(SessionWorkflow.status, user_id))
 
-    async def config(self, session_id: str, *, tenant_id: str = "default") -> SessionConfig:
-        """The session's configuration."""
+    async def config(
+        self, session_id: str, *, tenant_id: str = "default", user_id: str | None = None
+    ) -> SessionConfig:
+        """The session's configuration; with ``user_id``, owner only."""
+        handle = self.handle(session_id, tenant_id)
+        return await self._query(handle.query(SessionWorkflow.config, user_id))
+
+    @staticmethod
+    async def _query(call: Awaitable[T]) -> T:
+        """Run a query, turning "no such workflow" and owner refusals into SessionNotFoundError."""
         try:
-            return await self.handle(session_id, tenant_id).query(SessionWorkflow.config)
+            return await call
         except RPCError as err:
-            raise self._rpc_error(err, session_id, tenant_id) from None
+            if err.status == RPCStatusCode.NOT_FOUND:
+                raise SessionNotFoundError("no such session") from None
+            raise ConvoflowError(f"query failed: {err.message}") from None
+        except WorkflowQueryFailedError as err:
+            if "no such session" in str(err):
+                raise SessionNotFoundError("no such session") from None
+            raise ConvoflowError(f"query failed: {err}") from None
 
     @staticmethod
     def _rpc_error(err: RPCError, session_id: str, tenant_id: str) -> ConvoflowError:

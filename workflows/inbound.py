@@ -16,6 +16,10 @@ class InvalidMessageError(ValueError):
     """A message the session refuses; the text says why, for the caller."""
 
 
+class NotOwnerError(InvalidMessageError):
+    """The message names a user who does not own the session (reported as "not found")."""
+
+
 def _describe(error: ValidationError) -> str:
     parts = []
     for item in error.errors(include_url=False, include_input=False):
@@ -67,7 +71,7 @@ def parse_inbound(
             f"message is for session {message.session_id!r}, not {session_id!r}"
         )
     if owner is not None and message.user_id is not None and message.user_id != owner:
-        raise InvalidMessageError("user_id does not own this session")
+        raise NotOwnerError("no such session")
     if message.metadata is not None:
         try:
             size = len(json.dumps(message.metadata, ensure_ascii=False).encode())

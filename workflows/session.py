@@ -48,7 +48,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from models import search_attributes as sa
     from models.stream import TURN_END, StreamMark, turn_topic
-    from workflows.inbound import InvalidMessageError, parse_inbound
+    from workflows.inbound import InvalidMessageError, NotOwnerError, parse_inbound
     from workflows.stream import SessionStream, truncation_point
     from workflows.window import (
         RecentIds,
@@ -64,6 +64,7 @@ MAX_ISSUES = 20
 MAX_OUTCOMES = 200
 TURN_FAILED = "TurnFailed"
 SESSION_CLOSING = "SessionClosing"
+NOT_FOUND = "SessionNotFound"
 # Patches (workflow.patched): behaviour added after histories were recorded.
 RESTORE_PATCH = "restore-from-memory"
 RECALL_PATCH = "recall-memories"
@@ -293,7 +294,8 @@ class SessionWorkflow:
         try:
             message = parse_inbound(payload, self._config, self._session_id, self._user_id)
         except InvalidMessageError as err:
-            raise ApplicationError(str(err), type="InvalidMessage", non_retryable=True) from None
+            kind = NOT_FOUND if isinstance(err, NotOwnerError) else "InvalidMessage"
+            raise ApplicationError(str(err), type=kind, non_retryable=True) from None
         if message.message_id is not None and message.message_id in self._recent_ids:
             return
         if self._close_reason is not None or self._status in ("closing", "closed", "expired"):
@@ -312,12 +314,13 @@ class SessionWorkflow:
             )
 
     @workflow.update
-    async def wait_reply(self, message_id: str) -> ChatReply:
+    async def wait_reply(self, message_id: str, user_id: str | None = None) -> ChatReply:
         """The reply to an accepted message, waiting for its turn if needed (for reconnects)."""
         return await self._answer_duplicate(message_id, duplicate=False)
 
     @wait_reply.validator
-    def _validate_wait_reply(self, message_id: str) -> None:
+    def _validate_wait_reply(self, message_id: str, user_id: str | None = None) -> None:
+        self._check_caller(user_id)
         if not isinstance(message_id, str) or message_id not in self._recent_ids:
             raise ApplicationError(
                 f"no message {message_id!r} in this session", type="UnknownMessage"
@@ -431,8 +434,12 @@ class SessionWorkflow:
     # ------------------------------------------------------------------ queries
 
     @workflow.query
-    def history(self, limit: int | None = None) -> list[ChatMessage]:
-        """Kept messages, oldest first; the first one's ``seq`` counts earlier messages."""
+    def history(self, limit: int | None = None, user_id: str | None = None) -> list[ChatMessage]:
+        """Kept messages, oldest first; the first one's ``seq`` counts earlier messages.
+
+        With ``user_id``, only the session's owner gets an answer.
+        """
+        self._check_caller(user_id)
         if limit is None:
             return list(self._messages)
         if not isinstance(limit, int) or limit < 0:
@@ -440,8 +447,9 @@ class SessionWorkflow:
         return self._messages[-limit:] if limit else []
 
     @workflow.query
-    def status(self) -> SessionStatus:
-        """Status, current step, progress, issues, counts and timing."""
+    def status(self, user_id: str | None = None) -> SessionStatus:
+        """Status, current step, progress, issues, counts and timing (owner only, with user)."""
+        self._check_caller(user_id)
         return SessionStatus(
             status=self._status,
             current_step=self._step,
@@ -463,9 +471,15 @@ class SessionWorkflow:
         )
 
     @workflow.query
-    def config(self) -> SessionConfig:
-        """The session's configuration."""
+    def config(self, user_id: str | None = None) -> SessionConfig:
+        """The session's configuration (owner only, with ``user_id``)."""
+        self._check_caller(user_id)
         return self._config
+
+    def _check_caller(self, user_id: str | None) -> None:
+        """Refuse a caller who names a user other than the owner, without saying more."""
+        if user_id is not None and self._user_id is not None and user_id != self._user_id:
+            raise ApplicationError("no such session", type=NOT_FOUND, non_retryable=True)
 
     # ------------------------------------------------------- state and timers
 

@@ -7,7 +7,7 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
 from activities.memory import SqliteMemoryStore
-from client import MessageRejectedError, SessionClient, TurnFailedError
+from client import MessageRejectedError, SessionClient, SessionNotFoundError, TurnFailedError
 from models import InvalidIdError, SessionConfig, SessionRef
 from tests.helpers import assert_well_formed, eventually, new_session_id, settled_event_count
 from tests.providers import RecordingModel
@@ -219,3 +219,18 @@ async def test_signalled_messages_are_processed_in_order(sessions: SessionClient
     history = await eventually(lambda: sessions.history(session_id), lambda found: len(found) == 10)
     assert [m.message_id for m in history if m.role == "user"] == ids
     assert_well_formed(history)
+
+
+async def test_other_users_get_nothing_from_a_session(sessions: SessionClient) -> None:
+    session_id = new_session_id("owned")
+    await sessions.send(session_id, "private note", user_id="alice")
+    assert len(await sessions.history(session_id, user_id="alice")) == 2
+    with pytest.raises(SessionNotFoundError, match="no such session"):
+        await sessions.history(session_id, user_id="mallory")
+    with pytest.raises(SessionNotFoundError, match="no such session"):
+        await sessions.status(session_id, user_id="mallory")
+    with pytest.raises(SessionNotFoundError, match="no such session"):
+        await sessions.send(session_id, "let me in", user_id="mallory")
+    with pytest.raises(SessionNotFoundError):
+        await sessions.history("never-existed-owned", user_id="mallory")
+    assert (await sessions.status(session_id)).turns == 1

@@ -31,7 +31,7 @@ def test_accepts_plain_json_and_models() -> None:
         ({"message": "hi", "role": "wizard"}, "role: Input should be"),
         ({"message": "hi", "seq": 3}, "set by the session"),
         ({"message": "hi", "session_id": "other"}, "is for session 'other'"),
-        ({"message": "hi", "user_id": "mallory"}, "does not own this session"),
+        ({"message": "hi", "user_id": "mallory"}, "no such session"),
         ({"message": "hi", "surprise": 1}, "surprise: Extra inputs are not permitted"),
         ({"message": "nul\x00byte"}, "control characters"),
         ({"message": "lone \ud800 surrogate"}, "control characters"),
