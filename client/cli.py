@@ -179,6 +179,8 @@ def _jsonable(value: Any) -> Any:
         return value.model_dump(mode="json")
     if isinstance(value, list):
         return [_jsonable(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _jsonable(item) for key, item in value.items()}
     if hasattr(value, "__dataclass_fields__"):
         return json.loads(json.dumps(asdict(value), default=str))
     return value

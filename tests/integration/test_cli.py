@@ -4,6 +4,7 @@ import asyncio
 import json
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -156,3 +157,15 @@ async def test_memory_search_and_list(sessions: SessionClient) -> None:
         "hiking",
     )
     assert code == 0 and one_json(out) == []
+
+
+async def test_replay_command_reports_every_history(sessions: SessionClient) -> None:
+    histories = sorted(str(p) for p in Path("tests/histories").glob("*.json"))
+    session_id = new_session_id("replay")
+    await sessions.send(session_id, "replay me")
+    live = sessions.handle(session_id).id
+    code, out, _ = await convoflow(sessions, "replay", *histories, "--workflow-id", live, "--json")
+    report = one_json(out)
+    assert code == 0, report
+    assert report["replayed"] == len(histories) + 1 and report["failed"] == 0
+    assert {r["source"] for r in report["results"]} >= {f"live:{live}"}
