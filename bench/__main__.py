@@ -1,26 +1,82 @@
-"""``python -m bench NAME [options]``: run a benchmark, save bench/results/NAME.json."""
+"""``python -m bench NAME [options]``: run a benchmark, save bench/results/NAME.json.
+
+``python -m bench all [--quick]`` runs every benchmark (quick: small counts, ~3 minutes) and
+then ``report``, which rewrites docs/BENCHMARKS.md and its plots.
+"""
 
 import argparse
 import asyncio
 import json
 import os
 import sys
+from types import ModuleType
+from typing import Any
 
-from bench import streaming
+from bench import idle, latency, long, report, start, streaming, throughput
 
-BENCHMARKS = {"streaming": streaming}
+BENCHMARKS: dict[str, ModuleType] = {
+    "latency": latency,
+    "throughput": throughput,
+    "start": start,
+    "idle": idle,
+    "long": long,
+    "streaming": streaming,
+    "report": report,
+}
+
+# Arguments of each benchmark for `all` (full) and `all --quick`.
+FULL: dict[str, list[str]] = {
+    "latency": ["--turns", "500"],
+    "throughput": ["--levels", "50,200", "--turns", "10"],
+    "start": ["--sequential", "100", "--concurrent", "50"],
+    "idle": ["--sessions", "10000", "--probes", "100", "--cache", "1000"],
+    "long": ["--turns", "5000"],
+    "streaming": ["--rounds", "3"],
+}
+QUICK: dict[str, list[str]] = {
+    "latency": ["--turns", "100"],
+    "throughput": ["--levels", "50,200", "--turns", "3"],
+    "start": ["--sequential", "20", "--concurrent", "50"],
+    "idle": ["--sessions", "1000", "--probes", "30", "--cache", "200"],
+    "long": ["--turns", "600"],
+    "streaming": ["--rounds", "1"],
+}
+
+
+def parser() -> argparse.ArgumentParser:
+    """Subcommands: every benchmark, ``report`` and ``all``."""
+    top = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    commands = top.add_subparsers(dest="name", required=True)
+    for name, module in BENCHMARKS.items():
+        module.add_arguments(
+            commands.add_parser(name, help=(module.__doc__ or name).splitlines()[0])
+        )
+    every = commands.add_parser("all", help="every benchmark, then the report")
+    every.add_argument("--quick", action="store_true", help="small counts (~3 minutes)")
+    return top
+
+
+async def run_all(quick: bool) -> dict[str, Any]:
+    """Each benchmark in turn with the `all` arguments, then the report."""
+    plan = QUICK if quick else FULL
+    results: dict[str, Any] = {}
+    for name, arguments in plan.items():
+        args = parser().parse_args([name, *arguments])
+        command = "python -m bench " + " ".join([name, *arguments])
+        results[name] = await BENCHMARKS[name].main(args, command)
+    await report.main(argparse.Namespace(), "python -m bench report")
+    return results
 
 
 def main() -> None:
     """Parse, run, print the result, exit hard (sdk-python#300)."""
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    commands = parser.add_subparsers(dest="name", required=True)
-    for name, module in BENCHMARKS.items():
-        module.add_arguments(commands.add_parser(name, help=module.__doc__.splitlines()[0]))
-    args = parser.parse_args()
-    command = "python -m bench " + " ".join(sys.argv[1:])
-    result = asyncio.run(BENCHMARKS[args.name].main(args, command))
-    print(json.dumps(result, indent=2))
+    args = parser().parse_args()
+    if args.name == "all":
+        result = asyncio.run(run_all(args.quick))
+    else:
+        command = "python -m bench " + " ".join(sys.argv[1:])
+        result = asyncio.run(BENCHMARKS[args.name].main(args, command))
+    print(json.dumps(result, indent=2)[:4000])
     sys.stdout.flush()
     os._exit(0)
 

@@ -1,7 +1,9 @@
 """What every benchmark shares: a dev server, a worker, clients, timing and result files."""
 
+import asyncio
 import contextlib
 import json
+import os
 import platform
 import statistics
 import subprocess
@@ -20,7 +22,7 @@ from temporalio.testing import WorkflowEnvironment
 from client import SessionClient
 from models import search_attributes as sa
 from models.settings import Settings
-from worker.client import strands_plugin
+from worker.client import connect_client, strands_plugin
 from worker.run import running_worker
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -65,8 +67,6 @@ def machine() -> dict[str, Any]:
         ).stdout.strip()
     except OSError:
         commit = ""
-    import os
-
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),
@@ -89,6 +89,81 @@ def progress(message: str) -> None:
     """A progress line on stderr (benchmarks take a while)."""
     sys.stderr.write(f"[{time.strftime('%H:%M:%S')}] {message}\n")
     sys.stderr.flush()
+
+
+@dataclass
+class ProcessStack:
+    """A dev server, a worker subprocess (``python -m bench.worker``) and a client."""
+
+    env: WorkflowEnvironment
+    settings: Settings
+    sessions: SessionClient
+    worker: asyncio.subprocess.Process
+
+    @property
+    def client(self) -> Client:
+        """The Temporal client (with the Strands plugin)."""
+        return self.sessions.temporal
+
+
+@contextlib.asynccontextmanager
+async def process_stack(data_dir: Path, **settings: Any) -> AsyncIterator[ProcessStack]:
+    """Start an in-memory dev server and a worker in its own process."""
+    binary = Path(sys.executable).parent / "temporal"
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(binary),
+        search_attributes=sa.ALL_KEYS,
+        dev_server_log_level="error",
+    )
+    worker: asyncio.subprocess.Process | None = None
+    try:
+        values: dict[str, Any] = {
+            "temporal_address": str(env.client.service_client.config.target_host),
+            "task_queue": f"bench-{uuid.uuid4().hex[:6]}",
+            "data_dir": data_dir,
+            "model": "echo",
+        }
+        values.update(settings)
+        config = Settings(**values)
+        environment = {**os.environ}
+        for name, value in config.model_dump(mode="json", exclude_defaults=True).items():
+            text = value if isinstance(value, str) else json.dumps(value)
+            environment[f"CONVOFLOW_{name.upper()}"] = text
+        log = (data_dir / "worker.log").open("wb")
+        worker = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bench.worker",
+            env=environment,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=log,
+        )
+        assert worker.stdout is not None
+        ready = await asyncio.wait_for(worker.stdout.readline(), 60)
+        if ready.strip() != b"ready":
+            raise RuntimeError(f"bench worker did not start; see {data_dir / 'worker.log'}")
+        sessions = SessionClient(await connect_client(config), config)
+        yield ProcessStack(env, config, sessions, worker)
+    finally:
+        if worker is not None and worker.returncode is None:
+            worker.terminate()
+            await asyncio.wait_for(worker.wait(), 60)
+        await env.shutdown()
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process, in MB."""
+    import psutil
+
+    return float(psutil.Process(pid).memory_info().rss) / 1e6
+
+
+async def history_cost(
+    client: Client, workflow_id: str, run_id: str | None = None
+) -> tuple[int, int]:
+    """(events, bytes) of one run's history."""
+    history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
+    return len(history.events), sum(event.ByteSize() for event in history.events)
 
 
 @dataclass

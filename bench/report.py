@@ -1,0 +1,210 @@
+"""Write docs/BENCHMARKS.md (tables, goals met or not) and plots from bench/results/*.json."""
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from bench.harness import RESULTS
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+PLOTS = DOCS / "bench"
+
+
+def _load(name: str) -> dict[str, Any] | None:
+    path = RESULTS / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _met(flag: bool) -> str:
+    return "**met**" if flag else "**not met**"
+
+
+def _ms(summary: dict[str, Any]) -> str:
+    return f"{summary['p50']} / {summary['p95']} / {summary['p99']}"
+
+
+def _plot_long(result: dict[str, Any]) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    PLOTS.mkdir(parents=True, exist_ok=True)
+    latencies = result["latency_ms_per_turn"]
+    figure, (top, bottom) = plt.subplots(2, 1, figsize=(9, 7))
+    top.plot(range(1, len(latencies) + 1), latencies, linewidth=0.5, alpha=0.6, label="turn")
+    window = 50
+    if len(latencies) >= window:
+        rolling = [
+            sum(latencies[i - window : i]) / window for i in range(window, len(latencies) + 1)
+        ]
+        top.plot(range(window, len(latencies) + 1), rolling, color="black", label="mean of 50")
+    top.set_xlabel("turn number")
+    top.set_ylabel("turn latency (ms)")
+    top.set_ylim(0, max(200.0, sorted(latencies)[int(len(latencies) * 0.99)] * 1.2))
+    top.legend()
+    runs = result["per_run"]
+    bottom.bar(range(1, len(runs) + 1), [r["bytes_per_turn"] for r in runs])
+    bottom.set_xlabel("run (continue-as-new)")
+    bottom.set_ylabel("history bytes per turn")
+    figure.suptitle(f"{result['turns']} turns in one session")
+    figure.tight_layout()
+    path = PLOTS / "long_conversation.png"
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return [f"![latency and history bytes per turn](bench/{path.name})"]
+
+
+def render() -> str:
+    """The whole BENCHMARKS.md text from whatever results exist."""
+    lines = [
+        "# Benchmarks",
+        "",
+        "Made by `python -m bench ...` (see `bench/`); each section names the exact command,",
+        "machine and commit. Everything runs on one machine: an in-memory Temporal dev server,",
+        "one worker process (`python -m bench.worker`) and the client, so the client, worker and",
+        "server share the same 2 cores. The floor and the direct call are measured in the same",
+        "run as our numbers. Regenerate this page with `python -m bench report`.",
+        "",
+    ]
+    sections = [
+        ("latency", _latency),
+        ("throughput", _throughput),
+        ("start", _start),
+        ("idle", _idle),
+        ("long", _long),
+        ("streaming", _streaming),
+    ]
+    for name, writer in sections:
+        document = _load(name)
+        if document is None:
+            continue
+        machine = document["machine"]
+        lines += writer(document["result"])
+        lines += [
+            "",
+            f"Command: `{document['command']}` · {machine['date']} · commit {machine['commit']}"
+            f" · {machine['cpu']}, {machine['cores']} cores, Python {machine['python']}",
+            "",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _latency(r: dict[str, Any]) -> list[str]:
+    return [
+        "## Turn latency (echo model, sequential turns in one session)",
+        "",
+        f"{r['turns']} turns per mode. p50 / p95 / p99 in ms.",
+        "",
+        "| mode | p50 / p95 / p99 |",
+        "| --- | --- |",
+        f"| floor: update → one activity → reply | {_ms(r['floor_activity_ms'])} |",
+        f"| floor: update → one local activity → reply | {_ms(r['floor_local_activity_ms'])} |",
+        f"| session turn (user set: recall + memory) | {_ms(r['session_ms'])} |",
+        f"| session turn (no user) | {_ms(r['session_no_user_ms'])} |",
+        f"| direct: the same Strands agent in-process | {_ms(r['direct_ms'])} |",
+        "",
+        f"Session p50 / floor p50 = **{r['session_p50_over_floor']}x** (goal ≤ "
+        f"{r['goal_p50_over_floor']}x): {_met(r['goal_met'])}. Without a user (no recall): "
+        f"{r['session_no_user_p50_over_floor']}x.",
+        "",
+        "History cost per turn: session "
+        f"{r['session_events_per_turn']} events / {r['session_bytes_per_turn']} bytes; floor "
+        f"{r['floor_events_per_update']} events / {r['floor_bytes_per_update']} bytes per update.",
+    ]
+
+
+def _throughput(r: dict[str, Any]) -> list[str]:
+    lines = [
+        "## Throughput (concurrent sessions, echo model)",
+        "",
+        f"Each session sends {r['turns_per_session']} turns back to back.",
+        "",
+        "| concurrency | floor turns/s | session turns/s | ratio | goal ≥ 0.8x |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for level, row in r["levels"].items():
+        lines.append(
+            f"| {level} | {row['floor_turns_per_s']} | {row['session_turns_per_s']} |"
+            f" {row['ratio']}x | {_met(row['goal_met'])} |"
+        )
+    return lines
+
+
+def _start(r: dict[str, Any]) -> list[str]:
+    return [
+        "## Session start (update-with-start to a new session, first reply)",
+        "",
+        f"- one at a time: p50 / p95 / p99 = {_ms(r['sequential_ms'])} ms",
+        f"- {r['concurrent']} at once: p50 / p95 / p99 = {_ms(r['concurrent_ms'])} ms;"
+        f" all done in {r['concurrent_all_done_ms']} ms",
+    ]
+
+
+def _idle(r: dict[str, Any]) -> list[str]:
+    rss = r["worker_rss_mb"]
+    return [
+        "## Idle sessions",
+        "",
+        f"{r['sessions']} sessions opened with one turn each; worker sticky cache"
+        f" {r['max_cached_workflows']} workflows.",
+        "",
+        f"- worker RSS: {rss['start']} MB at start, {rss['after_open']} MB after opening,"
+        f" {rss['after_probes']} MB at the end (goal ≤ {r['goal_rss_mb']} MB):"
+        f" {_met(r['rss_goal_met'])}",
+        f"- turn to a random idle (cold) session: {_ms(r['cold_turn_ms'])} ms; the next turn"
+        f" (warm): {_ms(r['warm_turn_ms'])} ms; cold/warm p50 = **{r['cold_over_warm_p50']}x**"
+        f" (goal ≤ {r['goal_cold_over_warm']}x): {_met(r['cold_goal_met'])}",
+    ]
+
+
+def _long(r: dict[str, Any]) -> list[str]:
+    lines = [
+        "## Long conversation",
+        "",
+        f"{r['turns']} turns in one session: {r['runs']} runs (continue-as-new), at most"
+        f" {r['max_events_per_run']} events in a run (goal < {r['goal_max_events_per_run']}):"
+        f" {_met(r['events_goal_met'])}.",
+        f"Turns 50-100: {_ms(r['turns_50_to_100_ms'])} ms; last 50 turns:"
+        f" {_ms(r['last_50_turns_ms'])} ms; late/early p50 = {r['late_over_early_p50']}x.",
+        "",
+        "| run | events | bytes | turns (approx.) | bytes per turn |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for index, run in enumerate(r["per_run"], start=1):
+        lines.append(
+            f"| {index} | {run['events']} | {run['bytes']} | {run['turns']} |"
+            f" {run['bytes_per_turn']} |"
+        )
+    lines += ["", *_plot_long(r)]
+    return lines
+
+
+def _streaming(r: dict[str, Any]) -> list[str]:
+    return [
+        "## Streaming with the embedded local model (SmolLM2-135M)",
+        "",
+        f"{r['turns']} turns; the same prompts and seed through the model alone and through a"
+        f" streamed session turn (stream batches every {r['stream_batch_interval_ms']} ms).",
+        "",
+        f"- model's own first token: {_ms(r['model_first_token_ms'])} ms",
+        f"- first token seen by the client: {_ms(r['client_first_token_ms'])} ms",
+        "- added by Convoflow (per turn, client minus model):"
+        f" {_ms(r['added_first_token_ms'])} ms; p50 goal ≤"
+        f" {r['added_first_token_p50_goal_ms']} ms: {_met(r['added_first_token_p50_met'])}",
+        f"- tokens/s: model alone {r['model_tokens_per_s']}, end to end"
+        f" {r['end_to_end_tokens_per_s']} = **{r['tokens_per_s_ratio']}x** (goal ≥"
+        f" {r['tokens_per_s_ratio_goal']}x): {_met(r['tokens_per_s_ratio_met'])}",
+    ]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``python -m bench report`` takes no options."""
+
+
+async def main(args: argparse.Namespace, command: str) -> dict[str, Any]:
+    """Write docs/BENCHMARKS.md."""
+    DOCS.mkdir(exist_ok=True)
+    (DOCS / "BENCHMARKS.md").write_text(render())
+    return {"written": str(DOCS / "BENCHMARKS.md")}
