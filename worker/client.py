@@ -1,13 +1,27 @@
 """Building the Temporal client every Convoflow process uses (worker, CLI, gateway, tests)."""
 
+import dataclasses
+import logging
 from collections.abc import Callable
 
 from strands.models import Model
-from temporalio.client import Client
+from temporalio.client import Client, Plugin
+from temporalio.converter import (
+    DataConverter,
+    DefaultFailureConverter,
+    DefaultFailureConverterWithEncodedAttributes,
+    FailureConverter,
+)
+from temporalio.plugin import SimplePlugin
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.strands_agents import StrandsPlugin
+from temporalio.strands_agents._failure_converter import StrandsFailureConverter
 
 from activities.providers import ProviderFactory, model_factories
 from models.settings import Settings
+from worker.codec import EncryptionCodec, codec_from_settings
+
+log = logging.getLogger("convoflow.client")
 
 
 def strands_plugin(
@@ -22,12 +36,105 @@ def strands_plugin(
     return StrandsPlugin(models=models)
 
 
-async def connect_client(
+class EncodedStrandsFailureConverter(StrandsFailureConverter):
+    """Strands' failure converter that also moves message and stack trace into the
+    (encrypted) encoded attributes, so error texts are not stored in plaintext."""
+
+    def __init__(self) -> None:
+        super().__init__(encode_common_attributes=True)
+
+
+_ENCODED_FAILURE_CONVERTERS: dict[type[FailureConverter], type[FailureConverter]] = {
+    StrandsFailureConverter: EncodedStrandsFailureConverter,
+    DefaultFailureConverter: DefaultFailureConverterWithEncodedAttributes,
+}
+
+
+class EncryptionPlugin(SimplePlugin):
+    """Adds the payload codec to whatever data converter the plugins before it built.
+
+    Put it after the Strands plugin: that one installs the pydantic payload converter and
+    Strands' failure converter; this one keeps both, sets ``payload_codec`` and (with
+    ``encode_failures``) swaps the failure converter for its encoded-attributes variant.
+    It configures clients and replayers; workers use their client's converter.
+    """
+
+    def __init__(self, codec: EncryptionCodec, *, encode_failures: bool = True) -> None:
+        self.codec = codec
+        self.encode_failures = encode_failures
+        super().__init__("convoflow.EncryptionPlugin", data_converter=self._data_converter)
+
+    def _data_converter(self, converter: DataConverter | None) -> DataConverter:
+        converter = converter or DataConverter.default
+        failure_class = converter.failure_converter_class
+        if self.encode_failures:
+            encoded = _ENCODED_FAILURE_CONVERTERS.get(failure_class)
+            if encoded is not None:
+                failure_class = encoded
+            elif failure_class not in _ENCODED_FAILURE_CONVERTERS.values():
+                log.warning(
+                    "failure converter %s is not known: failure messages stay in plaintext",
+                    failure_class.__name__,
+                )
+        return dataclasses.replace(
+            converter, payload_codec=self.codec, failure_converter_class=failure_class
+        )
+
+
+def encryption_plugin(settings: Settings) -> EncryptionPlugin | None:
+    """The encryption plugin when codec keys are configured, else None."""
+    codec = codec_from_settings(settings)
+    if codec is None:
+        return None
+    return EncryptionPlugin(codec, encode_failures=settings.codec_encode_failures)
+
+
+def client_plugins(
     settings: Settings, extra_providers: dict[str, ProviderFactory] | None = None
+) -> list[Plugin]:
+    """Every client plugin, in order: Strands, then encryption (when configured)."""
+    plugins: list[Plugin] = [strands_plugin(settings, extra_providers)]
+    encryption = encryption_plugin(settings)
+    if encryption is not None:
+        plugins.append(encryption)
+    return plugins
+
+
+# One Temporal runtime per metrics address: a Prometheus endpoint can be bound only once.
+_METRICS_RUNTIMES: dict[str, Runtime] = {}
+
+
+def metrics_runtime(settings: Settings) -> Runtime | None:
+    """A runtime serving Prometheus metrics on ``metrics_host:metrics_port``, if a port is set.
+
+    Workers on clients built with it export the SDK's metrics (``temporal_*``) and the
+    session workflow's own (``convoflow_*``, see ``workflows.metrics``) at ``/metrics``.
+    """
+    if settings.metrics_port is None:
+        return None
+    address = f"{settings.metrics_host}:{settings.metrics_port}"
+    runtime = _METRICS_RUNTIMES.get(address)
+    if runtime is None:
+        runtime = Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=address)))
+        _METRICS_RUNTIMES[address] = runtime
+        log.info("Prometheus metrics on http://%s/metrics", address)
+    return runtime
+
+
+async def connect_client(
+    settings: Settings,
+    extra_providers: dict[str, ProviderFactory] | None = None,
+    *,
+    metrics: bool = False,
 ) -> Client:
-    """Connect to Temporal with the Strands plugin on the client (workers inherit it)."""
+    """Connect to Temporal with the Strands plugin on the client (workers inherit it), plus
+    the payload encryption codec when keys are configured (``CONVOFLOW_CODEC_KEY_FILE``).
+
+    With ``metrics`` (worker processes) and ``CONVOFLOW_METRICS_PORT`` set, the client's
+    runtime serves Prometheus metrics; other processes never bind that port."""
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.namespace,
-        plugins=[strands_plugin(settings, extra_providers)],
+        plugins=client_plugins(settings, extra_providers),
+        runtime=metrics_runtime(settings) if metrics else None,
     )

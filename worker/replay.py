@@ -5,10 +5,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from temporalio.client import WorkflowHistory
+from temporalio.worker import Plugin as WorkerPlugin
 from temporalio.worker import Replayer
 
 from models.settings import Settings
-from worker.client import strands_plugin
+from worker.client import encryption_plugin, strands_plugin
 from workflows.session import SessionWorkflow
 
 
@@ -23,8 +24,17 @@ class ReplayOutcome:
 
 
 def replayer(settings: Settings | None = None) -> Replayer:
-    """A Replayer for the session workflow (with the Strands plugin, which it needs)."""
-    return Replayer(workflows=[SessionWorkflow], plugins=[strands_plugin(settings or Settings())])
+    """A Replayer for the session workflow (with the Strands plugin, which it needs).
+
+    With codec keys in ``settings`` it also decrypts encrypted histories (plaintext ones
+    still replay: unencrypted payloads pass through the codec).
+    """
+    settings = settings or Settings()
+    plugins: list[WorkerPlugin] = [strands_plugin(settings)]
+    encryption = encryption_plugin(settings)
+    if encryption is not None:
+        plugins.append(encryption)
+    return Replayer(workflows=[SessionWorkflow], plugins=plugins)
 
 
 def load_history(path: Path) -> WorkflowHistory:

@@ -1,0 +1,168 @@
+"""The remote codec server: Temporal's ``POST /encode`` and ``POST /decode`` over HTTP.
+
+The Temporal Web UI (``temporal server start-dev --ui-codec-endpoint URL``) and the Temporal
+CLI (``--codec-endpoint URL --codec-auth "Bearer TOKEN"``) send payloads here to show
+decrypted conversations. The protocol: the body is a ``Payloads`` message as protobuf JSON
+(``{"payloads": [{"metadata": {"encoding": "<base64>"}, "data": "<base64>"}]}``), the reply
+is the same shape, and only the last path segment selects the operation, so
+``/{namespace}/decode`` works too (the CLI's templating). The UI adds ``X-Namespace``.
+
+Security: every ``POST`` needs ``Authorization: Bearer <CONVOFLOW_CODEC_SERVER_TOKEN>``
+unless the app is built ``insecure=True`` (local development only). Only ``application/json``
+bodies are accepted, so a cross-origin browser request always needs a CORS preflight, which
+only the configured origins pass.
+"""
+
+import asyncio
+import contextlib
+import hmac
+import logging
+import signal
+import socket
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+
+import uvicorn
+from google.protobuf import json_format
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from temporalio.api.common.v1 import Payload, Payloads
+
+from worker.codec import EncryptionCodec
+
+log = logging.getLogger("convoflow.codec_server")
+
+DEFAULT_PORT = 8888
+DEFAULT_CORS_ORIGINS = ("http://localhost:8233", "http://127.0.0.1:8233")
+MAX_BODY_BYTES = 16 * 1024 * 1024
+ALLOWED_HEADERS = "Authorization, Content-Type, X-Namespace"
+ALLOWED_METHODS = "POST, OPTIONS"
+
+Operation = Callable[[Sequence[Payload]], Awaitable[list[Payload]]]
+
+
+def build_codec_app(
+    codec: EncryptionCodec,
+    *,
+    token: str | None,
+    cors_origins: Sequence[str] = DEFAULT_CORS_ORIGINS,
+    insecure: bool = False,
+) -> Starlette:
+    """The codec server app. Without ``token`` it refuses to build unless ``insecure``."""
+    if not token and not insecure:
+        raise ValueError(
+            "the codec server needs a bearer token (CONVOFLOW_CODEC_SERVER_TOKEN);"
+            " use insecure mode only for local development"
+        )
+    origins = frozenset(origin.rstrip("/") for origin in cors_origins)
+    expected = f"Bearer {token}".encode() if token else None
+    operations: dict[str, Operation] = {"encode": codec.encode, "decode": codec.decode}
+
+    def cors_headers(request: Request) -> dict[str, str]:
+        origin = request.headers.get("origin")
+        if origin is None or origin.rstrip("/") not in origins:
+            return {}
+        return {
+            "Access-Control-Allow-Origin": origin,
+            "Access-Control-Allow-Credentials": "true",
+            "Vary": "Origin",
+        }
+
+    def error(request: Request, status: int, message: str) -> JSONResponse:
+        return JSONResponse({"error": message}, status, headers=cors_headers(request))
+
+    def authorized(request: Request) -> bool:
+        if expected is None:
+            return True
+        given = request.headers.get("authorization", "").encode()
+        return hmac.compare_digest(given, expected)
+
+    async def preflight(request: Request) -> Response:
+        headers = cors_headers(request)
+        if not headers:
+            return Response(status_code=403)
+        headers |= {
+            "Access-Control-Allow-Methods": ALLOWED_METHODS,
+            "Access-Control-Allow-Headers": ALLOWED_HEADERS,
+            "Access-Control-Max-Age": "600",
+        }
+        return Response(status_code=204, headers=headers)
+
+    async def endpoint(request: Request) -> Response:
+        if request.method == "OPTIONS":
+            return await preflight(request)
+        operation = operations.get(request.url.path.rstrip("/").rsplit("/", 1)[-1])
+        if operation is None:
+            return error(request, 404, "not found: use POST .../encode or .../decode")
+        if request.method != "POST":
+            return error(request, 405, "use POST")
+        if "origin" in request.headers and not cors_headers(request):
+            return error(request, 403, "origin not allowed")
+        if not authorized(request):
+            return error(request, 401, "missing or wrong bearer token")
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type != "application/json":
+            return error(request, 415, "Content-Type must be application/json")
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > MAX_BODY_BYTES:
+            return error(request, 413, "request body too large")
+        body = await request.body()
+        if len(body) > MAX_BODY_BYTES:
+            return error(request, 413, "request body too large")
+        try:
+            payloads = json_format.Parse(body, Payloads())
+        except (json_format.ParseError, UnicodeDecodeError) as err:
+            return error(request, 400, f"body is not Payloads JSON: {err}")
+        try:
+            result = Payloads(payloads=await operation(payloads.payloads))
+        except ValueError as err:  # unknown key id, tampered payload
+            return error(request, 400, str(err))
+        return Response(
+            json_format.MessageToJson(result),
+            media_type="application/json",
+            headers=cors_headers(request),
+        )
+
+    return Starlette(
+        routes=[Route("/{path:path}", endpoint, methods=["GET", "POST", "OPTIONS"])],
+    )
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server without its own signal handling: whoever runs it sets
+    ``should_exit`` (uvicorn's would re-raise SIGINT after a graceful stop)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def codec_server(
+    app: Starlette, host: str = "127.0.0.1", port: int = DEFAULT_PORT
+) -> uvicorn.Server:
+    """A uvicorn server for ``app``: ``await server.serve()`` runs it until ``should_exit``."""
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
+    return _Server(config)
+
+
+async def serve_until_stopped(server: uvicorn.Server) -> None:
+    """Run ``server`` until SIGINT or SIGTERM, then stop gracefully."""
+    loop = asyncio.get_running_loop()
+    signals = (signal.SIGINT, signal.SIGTERM)
+    for signum in signals:
+        loop.add_signal_handler(signum, setattr, server, "should_exit", True)
+    try:
+        await server.serve()
+    finally:
+        for signum in signals:
+            loop.remove_signal_handler(signum)
+
+
+def bound_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
+    """A listening-ready socket (``port=0``: an ephemeral port) to pass to ``serve``."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    return sock
