@@ -29,6 +29,13 @@ from client.session_client import SessionClient
 from models import ActorRef, ChatMessage, InvalidIdError, SessionRef, validate_id
 from models.settings import Settings
 from worker.client import connect_client
+from worker.codec import CodecConfigError, codec_from_settings, write_new_key
+from worker.codec_server import (
+    DEFAULT_CORS_ORIGINS,
+    build_codec_app,
+    codec_server,
+    serve_until_stopped,
+)
 from worker.dev_server import DevServerError, dev_server
 from worker.replay import load_history, replay_histories
 from worker.run import open_memory_store, run_worker, running_worker
@@ -58,6 +65,12 @@ def _connection_options() -> argparse.ArgumentParser:
     group.add_argument("--echo-delay-ms", dest="echo_delay_ms", type=float, help="echo pacing")
     group.add_argument(
         "--model-path", dest="local_model_path", type=Path, help="GGUF file for the local model"
+    )
+    group.add_argument(
+        "--codec-key-file",
+        dest="codec_key_file",
+        type=Path,
+        help="encrypt payloads with the keys in this file (CONVOFLOW_CODEC_KEY_FILE)",
     )
     group.add_argument("-v", "--verbose", action="store_true", help="log at INFO level to stderr")
     return parent
@@ -149,6 +162,53 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("files", nargs="*", type=Path, help="history JSON files")
     replay.add_argument("--workflow-id", action="append", default=[], help="a live session")
     replay.add_argument("--json", action="store_true", help="print one JSON document")
+
+    keygen = commands.add_parser(
+        "codec-keygen", help="create a payload encryption key file, or rotate its key"
+    )
+    keygen.add_argument("--out", required=True, type=Path, help="key file (created or rotated)")
+    keygen.add_argument("--key-id", help="id of the new key (default: time-based)")
+    keygen.add_argument("--json", action="store_true", help="print one JSON document")
+    keygen.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+
+    codec = commands.add_parser(
+        "codec-server", parents=[conn], help="remote codec endpoint for the Temporal UI and CLI"
+    )
+    codec.add_argument("--host", default="127.0.0.1", help="bind address (127.0.0.1)")
+    codec.add_argument("--port", type=int, default=8888, help="port (8888)")
+    codec.add_argument(
+        "--cors-origin",
+        action="append",
+        default=[],
+        help="Web UI origin allowed by CORS (repeatable; default http://localhost:8233)",
+    )
+    codec.add_argument(
+        "--insecure-dev",
+        action="store_true",
+        help="serve without a bearer token (local development only)",
+    )
+
+    gateway = commands.add_parser(
+        "gateway", parents=[conn], help="HTTP gateway (AgentCore Runtime contract) on port 8080"
+    )
+    gateway.add_argument("--host", help="bind address (CONVOFLOW_GATEWAY_HOST, 127.0.0.1)")
+    gateway.add_argument("--port", type=int, help="port (CONVOFLOW_GATEWAY_PORT, 8080)")
+    gateway.add_argument(
+        "--insecure-dev",
+        action="store_true",
+        help="accept requests without tokens, all as --tenant/--user (your machine only)",
+    )
+    gateway.add_argument("--tenant", help="tenant of every request with --insecure-dev")
+    gateway.add_argument("--user", help="user of every request with --insecure-dev (dev)")
+
+    token = commands.add_parser(
+        "token", help="print a gateway token signed with CONVOFLOW_JWT_SECRET (HS256)"
+    )
+    token.add_argument("--user", required=True, help="user id (the sub claim)")
+    token.add_argument("--tenant", required=True, help="tenant id")
+    token.add_argument("--ttl", type=float, default=3600, help="lifetime in seconds (3600)")
+    token.add_argument("--json", action="store_true", help="print one JSON document")
+    token.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
     return parser
 
 
@@ -163,6 +223,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         "memory",
         "echo_delay_ms",
         "local_model_path",
+        "codec_key_file",
     )
     overrides = {name: getattr(args, name) for name in names if getattr(args, name, None)}
     for flag, field in (("tenant", "tenant"), ("user", "user")):
@@ -381,8 +442,92 @@ async def _replay(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_FAILED if failed else EXIT_OK
 
 
+def _codec_keygen(args: argparse.Namespace) -> int:
+    existed = args.out.exists()
+    ring = write_new_key(args.out, args.key_id)
+    if args.json:
+        emit_json(
+            {"key_file": str(args.out), "current": ring.current, "key_ids": sorted(ring.keys)}
+        )
+    else:
+        action = "rotated" if existed else "created"
+        sys.stdout.write(
+            f"{action} {args.out}: new key {ring.current!r} is current"
+            f" ({len(ring.keys)} key(s) kept for decryption)\n"
+            f"use it with CONVOFLOW_CODEC_KEY_FILE={args.out} (or --codec-key-file)\n"
+        )
+    return EXIT_OK
+
+
+async def _codec_server(args: argparse.Namespace, settings: Settings) -> int:
+    codec = codec_from_settings(settings)
+    if codec is None:
+        raise UsageError("no codec keys: set CONVOFLOW_CODEC_KEY_FILE or --codec-key-file")
+    token = settings.codec_server_token.get_secret_value() if settings.codec_server_token else None
+    if args.insecure_dev:
+        token = None  # explicit: no auth (local development only)
+    elif not token:
+        raise UsageError("set CONVOFLOW_CODEC_SERVER_TOKEN, or pass --insecure-dev (local only)")
+    origins = args.cors_origin or list(DEFAULT_CORS_ORIGINS)
+    app = build_codec_app(codec, token=token, cors_origins=origins, insecure=args.insecure_dev)
+    sys.stderr.write(
+        f"codec server on http://{args.host}:{args.port} (current key {codec.current_key_id!r},"
+        f" CORS {', '.join(origins)}{', NO AUTH' if not token else ''})\n"
+        f"UI: temporal server start-dev --ui-codec-endpoint http://{args.host}:{args.port}\n"
+    )
+    await serve_until_stopped(codec_server(app, args.host, args.port))
+    return EXIT_OK
+
+
+async def _gateway(args: argparse.Namespace, settings: Settings) -> int:
+    from client.auth import AuthConfigError
+    from client.gateway import serve_gateway
+
+    updates: dict[str, Any] = {}
+    if args.host:
+        updates["gateway_host"] = args.host
+    if args.port is not None:
+        updates["gateway_port"] = args.port
+    settings = settings.model_copy(update=updates)
+
+    def ready(url: str) -> None:
+        sys.stderr.write(
+            f"Convoflow gateway on {url} (POST /invocations, GET /ping,"
+            f" GET /sessions/ID/history|status); Temporal at {settings.temporal_address},"
+            f" task queue {settings.task_queue!r}\n"
+        )
+
+    try:
+        await serve_gateway(
+            settings, insecure_dev=args.insecure_dev, ready=ready, log_requests=args.verbose
+        )
+    except AuthConfigError as err:
+        raise UsageError(str(err)) from None
+    return EXIT_OK
+
+
+def _token(args: argparse.Namespace, settings: Settings) -> int:
+    import time
+
+    from client.auth import AuthConfigError, token_from_settings
+
+    if args.ttl <= 0:
+        raise UsageError("--ttl must be positive")
+    try:
+        token = token_from_settings(
+            settings, user=args.user, tenant=args.tenant, ttl_seconds=args.ttl
+        )
+    except AuthConfigError as err:
+        raise UsageError(str(err)) from None
+    if args.json:
+        emit_json({"token": token, "expires_at": int(time.time() + args.ttl)})
+    else:
+        sys.stdout.write(token + "\n")
+    return EXIT_OK
+
+
 async def _worker(settings: Settings) -> int:
-    client = await connect_client(settings)
+    client = await connect_client(settings, metrics=True)
     await run_worker(client, settings)
     return EXIT_OK
 
@@ -390,7 +535,7 @@ async def _worker(settings: Settings) -> int:
 async def _dev(args: argparse.Namespace, settings: Settings) -> int:
     async with dev_server(settings.data_dir, port=args.port, ui_port=args.ui_port) as server:
         settings = settings.model_copy(update={"temporal_address": server.address})
-        client = await connect_client(settings)
+        client = await connect_client(settings, metrics=True)
         async with running_worker(client, settings):
             sys.stderr.write(
                 f"Temporal dev server at {server.address} (state in {server.db_path})\n"
@@ -425,6 +570,14 @@ async def run_command(args: argparse.Namespace) -> int:
             return await _worker(settings)
         if args.command == "replay":
             return await _replay(args, settings)
+        if args.command == "gateway":
+            return await _gateway(args, settings)
+        if args.command == "token":
+            return _token(args, settings)
+        if args.command == "codec-keygen":
+            return _codec_keygen(args)
+        if args.command == "codec-server":
+            return await _codec_server(args, settings)
         if args.command == "memory":
             return await _memory(args, settings)
         handlers = {
@@ -438,7 +591,13 @@ async def run_command(args: argparse.Namespace) -> int:
         }
         sessions = await SessionClient.connect(settings)
         return await handlers[args.command](args, sessions, settings)
-    except (MessageRejectedError, InvalidIdError, UsageError, ValidationError) as err:
+    except (
+        MessageRejectedError,
+        InvalidIdError,
+        UsageError,
+        ValidationError,
+        CodecConfigError,
+    ) as err:
         kind = err.kind if isinstance(err, MessageRejectedError) else type(err).__name__
         _report_error(args, kind, str(err))
         return EXIT_BAD_INPUT

@@ -186,11 +186,19 @@ class SessionClient:
         message = self._message(text, user_id, message_id, metadata, stream=False)
         retry = _RejectionRetry()
         while True:
-            handle = await self._start_turn(session_id, tenant_id, message, config, initial_context)
+            operation = self._start_operation(
+                session_id, tenant_id, message.user_id, config, initial_context
+            )
             try:
-                return await self._reply(handle)
-            except MessageRejectedError as err:
-                await self._before_retry(retry, err, session_id, tenant_id)
+                # One call that waits for the reply: no separate accept-then-poll round trip.
+                return await self.temporal.execute_update_with_start_workflow(
+                    SessionWorkflow.send_message, message, start_workflow_operation=operation
+                )
+            except WorkflowUpdateFailedError as err:
+                error = error_from_update(err)
+                if not isinstance(error, MessageRejectedError):
+                    raise error from None
+                await self._before_retry(retry, error, session_id, tenant_id)
 
     async def stream(
         self,

@@ -3,7 +3,7 @@
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from models.memory import MemoryKind
@@ -64,6 +64,47 @@ class Settings(BaseSettings):
     openai_api_key: str | None = Field(None, description="API key (or OPENAI_API_KEY)")
     openai_model_id: str = Field("gpt-4o-mini", description="Model name at the endpoint")
     openai_max_tokens: int = Field(2048, ge=1)
+
+    # Encryption at rest: a payload codec (AES-256-GCM) on every client, worker and replayer.
+    codec_key_file: Path | None = Field(
+        None, description='JSON key file: {"current": id, "keys": {id: base64 32 bytes}}'
+    )
+    codec_keys: SecretStr | None = Field(
+        None, description="The same JSON document inline (instead of codec_key_file)"
+    )
+    codec_encode_failures: bool = Field(
+        True, description="Also encrypt failure messages and stack traces (with a codec)"
+    )
+    codec_server_token: SecretStr | None = Field(
+        None, description="Bearer token the codec server requires"
+    )
+
+    # HTTP gateway (convoflow gateway): bearer tokens, limits, where it listens.
+    gateway_host: str = Field("127.0.0.1", description="Gateway bind address (0.0.0.0 in Docker)")
+    gateway_port: int = Field(8080, ge=0, le=65535, description="Gateway port (AgentCore: 8080)")
+    jwt_secret: SecretStr | None = Field(
+        None, description="HS256 shared secret (at least 32 bytes) for local tokens"
+    )
+    jwt_jwks_path: Path | None = Field(None, description="JWKS file of RS256 signing keys")
+    jwt_jwks_url: str | None = Field(None, description="JWKS URL of RS256 signing keys")
+    jwt_issuer: str | None = Field("convoflow", description="Required iss claim ('' to skip)")
+    jwt_audience: str | None = Field("convoflow", description="Required aud claim ('' to skip)")
+    jwt_tenant_claim: str = Field("tenant", description="Claim holding the tenant id")
+    jwt_user_claim: str = Field("sub", description="Claim holding the user id")
+    jwt_leeway_seconds: float = Field(30.0, ge=0, description="Clock skew allowed on exp/iat")
+    gateway_max_body_bytes: int = Field(256 * 1024, ge=1, description="Largest request body")
+    gateway_max_prompt_chars: int = Field(32_000, ge=1, description="Longest prompt")
+    gateway_rate_per_user: float = Field(
+        5.0, gt=0, description="Requests per second per user (token bucket refill)"
+    )
+    gateway_burst: int = Field(20, ge=1, description="Requests a user may make at once")
+    gateway_queue_depth: int = Field(
+        4, ge=0, description="Turns that may wait per session behind the running one"
+    )
+
+    # Prometheus metrics of the worker (Temporal SDK metrics plus convoflow_*).
+    metrics_port: int | None = Field(None, ge=0, le=65535, description="Serve /metrics here")
+    metrics_host: str = Field("127.0.0.1", description="Metrics bind address (0.0.0.0 in Docker)")
 
     @property
     def memory_db_path(self) -> Path:

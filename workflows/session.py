@@ -49,6 +49,7 @@ with workflow.unsafe.imports_passed_through():
     from models import search_attributes as sa
     from models.stream import TURN_END, StreamMark, turn_topic
     from workflows.inbound import InvalidMessageError, NotOwnerError, parse_inbound
+    from workflows.metrics import record_turn
     from workflows.stream import SessionStream, truncation_point
     from workflows.window import (
         RecentIds,
@@ -184,10 +185,12 @@ class SessionWorkflow:
         if message.stream:
             self._truncate_stream()
         outcome: ChatReply | str
+        failure: BaseException | None = None
         try:
             memories = await self._recall(message)
             outcome = await self._call_model(message, memories)
         except _TURN_ERRORS as err:
+            failure = err
             reason = _root_message(err)
             workflow.logger.warning(
                 "turn %s failed (%s): %s", message.message_id, type(err).__name__, reason
@@ -207,6 +210,7 @@ class SessionWorkflow:
         self._turns += 1
         self._last_activity = workflow.now()
         self._outcomes[message.message_id] = outcome
+        record_turn(self._config.model, message.timestamp, outcome, failure)
         while len(self._outcomes) > MAX_OUTCOMES:
             del self._outcomes[next(iter(self._outcomes))]
         self._in_flight.discard(message.message_id)
@@ -598,6 +602,10 @@ class SessionWorkflow:
             self._add_issue(f"could not restore earlier messages: {_root_message(err)}")
             return False
         if not restored:
+            return False
+        owners = {m.user_id for m in restored if m.role == "user" and m.user_id is not None}
+        if owners - {self._user_id}:
+            # The id was last used by someone else: never hand their messages to this owner.
             return False
         self._messages = [*restored, *self._messages]
         self._next_seq = max(self._next_seq, (restored[-1].seq or 0) + 1)
