@@ -22,7 +22,7 @@ from temporalio.testing import WorkflowEnvironment
 from client import SessionClient
 from models import search_attributes as sa
 from models.settings import Settings
-from worker.client import connect_client, strands_plugin
+from worker.client import client_plugins, connect_client
 from worker.run import running_worker
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -194,7 +194,7 @@ async def stack(data_dir: Path, **settings: Any) -> AsyncIterator[Stack]:
         }
         values.update(settings)
         config = Settings(**values)
-        client = await Client.connect(config.temporal_address, plugins=[strands_plugin(config)])
+        client = await Client.connect(config.temporal_address, plugins=client_plugins(config))
         async with running_worker(client, config):
             yield Stack(env, client, config, SessionClient(client, config))
     finally:

@@ -28,7 +28,7 @@ from models import SessionConfig
 from models import search_attributes as sa
 from models.settings import Settings
 from tests.providers import TEST_PROVIDERS
-from worker.client import strands_plugin
+from worker.client import client_plugins
 from worker.run import running_worker
 
 Scenario = Callable[[SessionClient, str], Awaitable[None]]
@@ -152,7 +152,7 @@ async def record(out: Path, only: list[str]) -> None:
                 data_dir=Path(data_dir),
             )
             client = await Client.connect(
-                settings.temporal_address, plugins=[strands_plugin(settings, TEST_PROVIDERS)]
+                settings.temporal_address, plugins=client_plugins(settings, TEST_PROVIDERS)
             )
             sessions = SessionClient(client, settings)
             async with running_worker(client, settings, TEST_PROVIDERS):

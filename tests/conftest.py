@@ -14,7 +14,7 @@ from client import SessionClient
 from models import search_attributes as sa
 from models.settings import Settings
 from tests.providers import TEST_PROVIDERS
-from worker.client import strands_plugin
+from worker.client import client_plugins
 from worker.run import running_worker
 
 BIN = Path(sys.executable).parent
@@ -81,7 +81,7 @@ async def dev_client(dev_env: WorkflowEnvironment, dev_settings: Settings) -> Cl
     """A client of the dev server with our plugin (and the test providers)."""
     return await Client.connect(
         dev_settings.temporal_address,
-        plugins=[strands_plugin(dev_settings, TEST_PROVIDERS)],
+        plugins=client_plugins(dev_settings, TEST_PROVIDERS),
     )
 
 
@@ -121,7 +121,7 @@ async def ts_settings(
 async def ts_client(ts_env: WorkflowEnvironment, ts_settings: Settings) -> Client:
     """The time-skipping env's client, with our plugin."""
     config = ts_env.client.config()
-    config["plugins"] = [strands_plugin(ts_settings, TEST_PROVIDERS)]
+    config["plugins"] = client_plugins(ts_settings, TEST_PROVIDERS)
     return Client(**config)
 
 

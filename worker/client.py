@@ -5,7 +5,7 @@ import logging
 from collections.abc import Callable
 
 from strands.models import Model
-from temporalio.client import Client, Plugin
+from temporalio.client import Client
 from temporalio.converter import (
     DataConverter,
     DefaultFailureConverter,
@@ -91,9 +91,9 @@ def encryption_plugin(settings: Settings) -> EncryptionPlugin | None:
 
 def client_plugins(
     settings: Settings, extra_providers: dict[str, ProviderFactory] | None = None
-) -> list[Plugin]:
+) -> list[SimplePlugin]:
     """Every client plugin, in order: Strands, then encryption (when configured)."""
-    plugins: list[Plugin] = [strands_plugin(settings, extra_providers)]
+    plugins: list[SimplePlugin] = [strands_plugin(settings, extra_providers)]
     encryption = encryption_plugin(settings)
     if encryption is not None:
         plugins.append(encryption)

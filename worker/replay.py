@@ -5,11 +5,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from temporalio.client import WorkflowHistory
-from temporalio.worker import Plugin as WorkerPlugin
 from temporalio.worker import Replayer
 
 from models.settings import Settings
-from worker.client import encryption_plugin, strands_plugin
+from worker.client import client_plugins
 from workflows.session import SessionWorkflow
 
 
@@ -29,12 +28,7 @@ def replayer(settings: Settings | None = None) -> Replayer:
     With codec keys in ``settings`` it also decrypts encrypted histories (plaintext ones
     still replay: unencrypted payloads pass through the codec).
     """
-    settings = settings or Settings()
-    plugins: list[WorkerPlugin] = [strands_plugin(settings)]
-    encryption = encryption_plugin(settings)
-    if encryption is not None:
-        plugins.append(encryption)
-    return Replayer(workflows=[SessionWorkflow], plugins=plugins)
+    return Replayer(workflows=[SessionWorkflow], plugins=client_plugins(settings or Settings()))
 
 
 def load_history(path: Path) -> WorkflowHistory:

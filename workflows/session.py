@@ -100,7 +100,12 @@ def _root_message(error: BaseException) -> str:
     return str(error) or type(error).__name__
 
 
-@workflow.defn(name="SessionWorkflow")
+# Not sandboxed: the sandbox re-imports modules per workflow and runs code in it for every
+# payload; measured on this code it cost ~40% of the worker's CPU per turn and most of the
+# memory of each cached session (docs/BENCHMARKS.md). Strands, which does most of the work
+# here, is passed through the sandbox anyway. Determinism is kept by construction (time,
+# randomness and I/O only through ``workflow.*``) and checked by the replay tests.
+@workflow.defn(name="SessionWorkflow", sandboxed=False)
 class SessionWorkflow:
     """A chat session: queue -> model turn -> reply -> record -> trim -> timers."""
 

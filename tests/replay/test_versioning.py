@@ -8,7 +8,7 @@ from temporalio.worker import Replayer
 
 from models import ChatMessage, SessionInput, SessionSummary
 from models.settings import Settings
-from worker.client import strands_plugin
+from worker.client import client_plugins
 from worker.replay import load_history
 from workflows.session import SessionWorkflow
 
@@ -43,7 +43,7 @@ class PatchedChange(SessionWorkflow):
 
 
 async def replay_with(workflow_class: type) -> str | None:
-    replayer = Replayer(workflows=[workflow_class], plugins=[strands_plugin(Settings())])
+    replayer = Replayer(workflows=[workflow_class], plugins=client_plugins(Settings()))
     result = await replayer.replay_workflow(load_history(HISTORY), raise_on_replay_failure=False)
     return None if result.replay_failure is None else str(result.replay_failure)
 
