@@ -137,6 +137,7 @@ async def process_stack(data_dir: Path, **settings: Any) -> AsyncIterator[Proces
             env=environment,
             stdout=asyncio.subprocess.PIPE,
             stderr=log,
+            cwd=Path(__file__).resolve().parent.parent,
         )
         assert worker.stdout is not None
         ready = await asyncio.wait_for(worker.stdout.readline(), 60)

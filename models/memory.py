@@ -25,6 +25,9 @@ class ExtractionRequest(BaseModel):
     trimmed: list[ChatMessage] = Field(
         default_factory=list, description="Messages just trimmed from the window, to summarise"
     )
+    messages: list[ChatMessage] | None = Field(
+        None, description="Mine these (recorded earlier) instead of the recorded batch"
+    )
 
 
 class RecordMessagesInput(BaseModel):
@@ -100,6 +103,22 @@ class SaveMemoriesInput(BaseModel):
 
     actor: ActorRef
     records: list[MemoryRecord]
+
+
+class PrepareTurnInput(BaseModel):
+    """Before a model call, in one local activity: record what earlier turns left
+    unrecorded, and recall memories for the new prompt."""
+
+    record: RecordMessagesInput | None = None
+    recall: SearchMemoriesInput | None = None
+
+
+class PrepareTurnResult(BaseModel):
+    """Recalled memories (empty when recall failed: ``recall_error`` says why)."""
+
+    memories: list[MemoryRecord] = Field(default_factory=list)
+    recorded: int = 0
+    recall_error: str | None = None
 
 
 ExtractionRequest.model_rebuild()

@@ -44,6 +44,11 @@ class SessionConfig(BaseModel):
     memory_extraction: Literal["auto", "rules", "model", "off"] = Field(
         "auto", description="auto: the session's model if it is a real LLM, else rules"
     )
+    record_delay: timedelta = Field(
+        timedelta(seconds=5),
+        description="Finished turns go to memory with the next turn's preparation, or at "
+        "most this long after (0: a record activity right after every reply)",
+    )
     restore_messages: int = Field(
         10, ge=0, le=1_000, description="Messages restored from memory when a session comes back"
     )
@@ -57,6 +62,8 @@ class SessionConfig(BaseModel):
             raise ValueError("idle_timeout must be positive")
         if self.message_ttl is not None and self.message_ttl <= timedelta(0):
             raise ValueError("message_ttl must be positive")
+        if self.record_delay < timedelta(0):
+            raise ValueError("record_delay must not be negative")
         if self.model_timeout <= timedelta(0):
             raise ValueError("model_timeout must be positive")
         return self

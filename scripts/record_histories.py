@@ -109,6 +109,19 @@ async def memory_and_comeback(sessions: SessionClient, session_id: str) -> None:
     await sessions.send(session_id, "I am back. Any seat news?", user_id="rita", config=config)
 
 
+async def deferred_recording(sessions: SessionClient, session_id: str) -> None:
+    """Back-to-back turns record through the next turn's preparation; the last one after
+    the record delay; counters refresh then; a close flushes the rest."""
+    config = SessionConfig(
+        model="echo", memory_extraction="rules", record_delay=timedelta(seconds=1)
+    )
+    await sessions.send(session_id, "I prefer tea.", user_id="tom", config=config)
+    await sessions.send(session_id, "What should I drink?", user_id="tom")
+    await asyncio.sleep(1.5)
+    await sessions.send(session_id, "One more thing.", user_id="tom")
+    await sessions.close(session_id, reason="done")
+
+
 SCENARIOS: dict[str, Scenario] = {
     "basic_turns": basic_turns,
     "signals_and_dedupe": signals_and_dedupe,
@@ -118,6 +131,7 @@ SCENARIOS: dict[str, Scenario] = {
     "idle_expiry_and_age_trim": idle_expiry_and_age_trim,
     "streamed_turns": streamed_turns,
     "memory_and_comeback": memory_and_comeback,
+    "deferred_recording": deferred_recording,
 }
 
 

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from strands.models import Model
 from temporalio.client import Client
+from temporalio.contrib.pydantic import PydanticPayloadConverter
 from temporalio.converter import (
     DataConverter,
     DefaultFailureConverter,
@@ -20,6 +21,7 @@ from temporalio.strands_agents._failure_converter import StrandsFailureConverter
 from activities.providers import ProviderFactory, model_factories
 from models.settings import Settings
 from worker.codec import EncryptionCodec, codec_from_settings
+from worker.converter import SharedAdapterPydanticPayloadConverter
 
 log = logging.getLogger("convoflow.client")
 
@@ -89,11 +91,33 @@ def encryption_plugin(settings: Settings) -> EncryptionPlugin | None:
     return EncryptionPlugin(codec, encode_failures=settings.codec_encode_failures)
 
 
+class SharedAdapterConverterPlugin(SimplePlugin):
+    """Swaps the pydantic payload converter the Strands plugin installed for the same
+    conversions with a process-wide type-adapter cache (see ``worker.converter``)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "convoflow.SharedAdapterConverterPlugin", data_converter=self._data_converter
+        )
+
+    @staticmethod
+    def _data_converter(converter: DataConverter | None) -> DataConverter:
+        converter = converter or DataConverter.default
+        if converter.payload_converter_class is not PydanticPayloadConverter:
+            return converter
+        return dataclasses.replace(
+            converter, payload_converter_class=SharedAdapterPydanticPayloadConverter
+        )
+
+
 def client_plugins(
     settings: Settings, extra_providers: dict[str, ProviderFactory] | None = None
 ) -> list[SimplePlugin]:
-    """Every client plugin, in order: Strands, then encryption (when configured)."""
-    plugins: list[SimplePlugin] = [strands_plugin(settings, extra_providers)]
+    """Every client plugin, in order: Strands, the converter cache, encryption (if keys)."""
+    plugins: list[SimplePlugin] = [
+        strands_plugin(settings, extra_providers),
+        SharedAdapterConverterPlugin(),
+    ]
     encryption = encryption_plugin(settings)
     if encryption is not None:
         plugins.append(encryption)

@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
         ExtractionRequest,
         FindReplyInput,
         MemoryRecord,
+        PrepareTurnInput,
         RecentMessagesInput,
         RecordMessagesInput,
         SearchMemoriesInput,
@@ -65,6 +66,7 @@ MAX_ISSUES = 20
 MAX_OUTCOMES = 200
 TURN_FAILED = "TurnFailed"
 SESSION_CLOSING = "SessionClosing"
+DEFERRED_RECORDING_PATCH = "deferred-recording"
 NOT_FOUND = "SessionNotFound"
 # Patches (workflow.patched): behaviour added after histories were recorded.
 RESTORE_PATCH = "restore-from-memory"
@@ -142,6 +144,10 @@ class SessionWorkflow:
         self._recording_batch: list[ChatMessage] = []
         self._draining = False
         self._trimmed: list[ChatMessage] = []  # to summarise into long-term memory
+        self._to_extract: list[ChatMessage] = []  # recorded, not yet mined for memories
+        self._deferred_recording = False  # set in run(): a patched behaviour
+        self._record_lock = asyncio.Lock()
+        self._search_attributes_seq = -1  # next_seq at the last search-attribute upsert
         self._current: ChatMessage | None = None
         self._close_reason: str | None = None
         self._idle_due = False
@@ -155,6 +161,9 @@ class SessionWorkflow:
     @workflow.run
     async def run(self, input: SessionInput) -> SessionSummary:
         """Process messages until the session is closed or expires."""
+        self._deferred_recording = bool(self._config.record_delay) and workflow.patched(
+            DEFERRED_RECORDING_PATCH
+        )
         if input.carried is None:
             self._upsert_search_attributes(first=True)
             restored = False
@@ -163,7 +172,8 @@ class SessionWorkflow:
             if self._initial_context and not restored:
                 self._append(self._context_message(self._initial_context))
         self._show_details()
-        tasks = [asyncio.create_task(self._watch_idle()), asyncio.create_task(self._record_loop())]
+        recorder = self._record_later if self._deferred_recording else self._record_loop
+        tasks = [asyncio.create_task(self._watch_idle()), asyncio.create_task(recorder())]
         if self._config.message_ttl is not None:
             tasks.append(asyncio.create_task(self._watch_age(self._config.message_ttl)))
         while True:
@@ -192,7 +202,10 @@ class SessionWorkflow:
         outcome: ChatReply | str
         failure: BaseException | None = None
         try:
-            memories = await self._recall(message)
+            if self._deferred_recording:
+                memories = await self._prepare_turn(message)
+            else:
+                memories = await self._recall(message)
             outcome = await self._call_model(message, memories)
         except _TURN_ERRORS as err:
             failure = err
@@ -224,7 +237,8 @@ class SessionWorkflow:
         self._turn_buffer = []
         self._trim(*trim_to_count(self._messages, self._config.max_messages))
         self._set_step("active", "waiting for messages", 100)
-        self._upsert_search_attributes()
+        if not self._deferred_recording:
+            self._upsert_search_attributes()
 
     async def _call_model(self, message: ChatMessage, memories: list[MemoryRecord]) -> ChatReply:
         """Ask the configured provider for a reply through a ``TemporalAgent`` turn."""
@@ -653,6 +667,84 @@ class SessionWorkflow:
         if cut is not None:
             self._stream.truncate(cut)
 
+    async def _prepare_turn(self, message: ChatMessage) -> list[MemoryRecord]:
+        """One local activity before the model call: record what earlier turns left
+        unrecorded (so a busy session needs no record activity per turn) and recall
+        memories for this prompt. Failures never fail the turn."""
+        actor = self._actor()
+        recall = None
+        if actor is not None and self._config.recall_top_k:
+            recall = SearchMemoriesInput(
+                actor=actor, query=message.message, top_k=self._config.recall_top_k
+            )
+        batch, self._to_record = self._to_record, []
+        if recall is None and not batch:
+            return []
+        record = RecordMessagesInput(session=self._session_ref(), messages=batch) if batch else None
+        self._recording_batch = batch
+        self._set_step("processing", "recalling memories", 15)
+        try:
+            result = await workflow.execute_local_activity_method(
+                MemoryActivities.prepare_turn,
+                PrepareTurnInput(record=record, recall=recall),
+                start_to_close_timeout=RECALL_TIMEOUT,
+                retry_policy=RECALL_RETRY,
+                summary="recall memories" if recall else "record turn",
+            )
+        except (ActivityError, ApplicationError) as err:  # local activities raise the latter
+            self._to_record = batch + self._to_record  # the recorder tries again later
+            self._add_issue(f"preparing the turn failed: {_root_message(err)}")
+            return []
+        finally:
+            self._recording_batch = []
+            self._set_step("processing", "calling the model", 30)
+        self._to_extract.extend(m for m in batch if m.role == "user")
+        if result.recall_error:
+            self._add_issue(f"recall failed, answering without memories: {result.recall_error}")
+        return result.memories
+
+    async def _record_later(self) -> None:
+        """Whatever the next turn has not recorded within ``record_delay`` gets a record
+        activity of its own; mining for memories happens here too, off every turn's path."""
+        while True:
+            await workflow.wait_condition(lambda: bool(self._to_record or self._to_extract))
+            await workflow.sleep(self._config.record_delay, summary="record delay")
+            await self._record_now()
+
+    async def _record_now(self) -> None:
+        """Record and mine everything pending with one record activity (if anything is)."""
+        async with self._record_lock:
+            batch, self._to_record = self._to_record, []
+            mine = [*self._to_extract, *(m for m in batch if m.role == "user")]
+            self._to_extract = []
+            extraction = self._extraction_request()
+            if extraction is not None:
+                extraction = extraction.model_copy(update={"messages": mine})
+            if not batch and (extraction is None or not (mine or extraction.trimmed)):
+                self._refresh_search_attributes()
+                return
+            self._recording_batch = batch
+            try:
+                await workflow.execute_activity_method(
+                    MemoryActivities.record_messages,
+                    RecordMessagesInput(
+                        session=self._session_ref(), messages=batch, extraction=extraction
+                    ),
+                    start_to_close_timeout=MEMORY_TIMEOUT,
+                    retry_policy=MEMORY_RETRY,
+                    summary="record turn",
+                )
+            except ActivityError as err:
+                self._add_issue(f"recording {len(batch)} messages failed: {_root_message(err)}")
+            finally:
+                self._recording_batch = []
+            self._refresh_search_attributes()
+
+    def _refresh_search_attributes(self) -> None:
+        """Upsert the counters only when they moved: once per record round, not per turn."""
+        if self._next_seq != self._search_attributes_seq:
+            self._upsert_search_attributes()
+
     async def _record_loop(self) -> None:
         """Write finished turns to memory, in order, off the reply's path (batched under load)."""
         while True:
@@ -677,6 +769,10 @@ class SessionWorkflow:
                 self._recording_batch = []
 
     async def _flush_records(self) -> None:
+        if self._deferred_recording:
+            await workflow.wait_condition(lambda: not self._turn_buffer)
+            await self._record_now()
+            return
         await workflow.wait_condition(
             lambda: not self._turn_buffer and not self._to_record and not self._recording_batch
         )
@@ -797,6 +893,7 @@ class SessionWorkflow:
     def _upsert_search_attributes(self, *, first: bool = False) -> None:
         if not self._config.search_attributes:
             return
+        self._search_attributes_seq = self._next_seq
         updates: list[SearchAttributeUpdate[Any]] = [
             sa.STATUS.value_set(self._status),
             sa.MESSAGE_COUNT.value_set(self._next_seq),

@@ -1,5 +1,6 @@
 """Memory activities: the workflow's only way to reach a memory store."""
 
+import asyncio
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -20,6 +21,8 @@ from models import (
     ExtractionRequest,
     FindReplyInput,
     MemoryRecord,
+    PrepareTurnInput,
+    PrepareTurnResult,
     RecentMessagesInput,
     RecordMessagesInput,
     SearchMemoriesInput,
@@ -56,6 +59,30 @@ class MemoryActivities:
             except Exception:
                 log.exception("memory extraction failed for %s", request.session.session_id)
         return recorded
+
+    @activity.defn(name="prepare_turn")
+    async def prepare_turn(self, request: PrepareTurnInput) -> PrepareTurnResult:
+        """Record earlier turns and recall memories for the next, concurrently.
+
+        A recording failure fails the activity (the workflow keeps the messages and tries
+        again later); a recall failure only means no memories.
+        """
+
+        async def recall() -> tuple[list[MemoryRecord], str | None]:
+            if request.recall is None:
+                return [], None
+            try:
+                return await self.recall_memories(request.recall), None
+            except Exception as err:
+                return [], f"{type(err).__name__}: {err}"
+
+        async def record() -> int:
+            if request.record is None:
+                return 0
+            return await self.store.record_messages(request.record.session, request.record.messages)
+
+        (memories, error), recorded = await asyncio.gather(recall(), record())
+        return PrepareTurnResult(memories=memories, recorded=recorded, recall_error=error)
 
     @activity.defn(name="recent_messages")
     async def recent_messages(self, request: RecentMessagesInput) -> list[ChatMessage]:
@@ -100,7 +127,8 @@ class MemoryActivities:
     async def _extract(
         self, messages: list[ChatMessage], request: ExtractionRequest
     ) -> list[MemoryRecord]:
-        users = [m for m in messages if m.role == "user"]
+        source = request.messages if request.messages is not None else messages
+        users = [m for m in source if m.role == "user"]
         if not users:
             return []
         if request.model is None or request.model not in self._factories:
@@ -126,4 +154,5 @@ class MemoryActivities:
             self.find_reply,
             self.archive_session,
             self.recall_memories,
+            self.prepare_turn,
         ]

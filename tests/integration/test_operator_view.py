@@ -43,7 +43,15 @@ async def test_session_is_findable_and_readable_with_the_temporal_cli(
     await sessions.send(session_id, "second question", tenant_id=tenant, user_id="olivia")
     workflow_id = sessions.handle(session_id, tenant).id
 
-    described = await temporal(dev_address, "workflow", "describe", "--workflow-id", workflow_id)
+    async def describe() -> Any:
+        return await temporal(dev_address, "workflow", "describe", "--workflow-id", workflow_id)
+
+    def counted(described: Any) -> bool:
+        fields = described["workflowExecutionInfo"]["searchAttributes"]["indexedFields"]
+        return "ConvoflowMessageCount" in fields and decoded(fields["ConvoflowMessageCount"]) == 4
+
+    # The counters refresh with each record round (at most record_delay after a turn).
+    described = await eventually(describe, counted, timeout=30)
     summary = described["executionConfig"]["userMetadata"]["summary"]
     assert summary == f"tenant {tenant} · session {session_id} · user olivia"
     fields = described["workflowExecutionInfo"]["searchAttributes"]["indexedFields"]
@@ -69,13 +77,16 @@ async def test_session_is_findable_and_readable_with_the_temporal_cli(
 
     assert await eventually(listed, lambda ids: workflow_id in ids) == [workflow_id]
 
-    history = await temporal(dev_address, "workflow", "show", "--workflow-id", workflow_id)
-    labels = [
-        decoded(event["userMetadata"]["summary"])
-        for event in history["events"]
-        if "summary" in event.get("userMetadata", {})
-    ]
-    assert {"model turn", "record turn", "recall memories", "idle expiry"} <= set(labels)
+    async def labels() -> set[str]:
+        history = await temporal(dev_address, "workflow", "show", "--workflow-id", workflow_id)
+        return {
+            decoded(event["userMetadata"]["summary"])
+            for event in history["events"]
+            if "summary" in event.get("userMetadata", {})
+        }
+
+    expected = {"model turn", "record turn", "recall memories", "idle expiry", "record delay"}
+    assert expected <= await eventually(labels, lambda found: expected <= found)
 
 
 async def test_reset_and_close_with_the_temporal_cli(

@@ -10,7 +10,6 @@ import pytest
 from strands.types.exceptions import MaxTokensReachedException
 from temporalio.api.common.v1 import Payload
 from temporalio.api.failure.v1 import Failure
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
 from temporalio.exceptions import ApplicationError
 from temporalio.strands_agents._failure_converter import StrandsFailureConverter
@@ -31,6 +30,7 @@ from worker.codec import (
     key_ring_from_settings,
     write_new_key,
 )
+from worker.converter import SharedAdapterPydanticPayloadConverter
 from worker.replay import replayer
 
 SECRET = "the blue heron sings at midnight"
@@ -223,7 +223,8 @@ def _replayer_converter(settings: Settings) -> DataConverter:
 def test_without_keys_the_converter_is_the_strands_plugins_own() -> None:
     converter = _replayer_converter(Settings())
     assert converter.payload_codec is None
-    assert converter.payload_converter_class is pydantic_data_converter.payload_converter_class
+    # The Strands plugin's pydantic conversions, with a process-wide adapter cache.
+    assert converter.payload_converter_class is SharedAdapterPydanticPayloadConverter
     assert converter.failure_converter_class is StrandsFailureConverter
 
 
@@ -233,7 +234,7 @@ async def test_with_keys_the_strands_converters_stay_and_the_codec_is_added(
     write_new_key(tmp_path / "codec.json", "k1")
     converter = _replayer_converter(Settings(codec_key_file=tmp_path / "codec.json"))
     assert isinstance(converter.payload_codec, EncryptionCodec)
-    assert converter.payload_converter_class is pydantic_data_converter.payload_converter_class
+    assert converter.payload_converter_class is SharedAdapterPydanticPayloadConverter
     assert converter.failure_converter_class is EncodedStrandsFailureConverter
     assert isinstance(converter.failure_converter, StrandsFailureConverter)
 
