@@ -12,7 +12,7 @@ import sys
 from types import ModuleType
 from typing import Any
 
-from bench import idle, latency, long, report, start, streaming, throughput
+from bench import idle, latency, long, recall, report, start, streaming, throughput
 
 BENCHMARKS: dict[str, ModuleType] = {
     "latency": latency,
@@ -21,6 +21,7 @@ BENCHMARKS: dict[str, ModuleType] = {
     "idle": idle,
     "long": long,
     "streaming": streaming,
+    "recall": recall,
     "report": report,
 }
 
@@ -32,6 +33,7 @@ FULL: dict[str, list[str]] = {
     "idle": ["--sessions", "10000", "--probes", "100", "--cache", "1000"],
     "long": ["--turns", "5000"],
     "streaming": ["--rounds", "3"],
+    "recall": ["--records", "10000", "--queries", "200", "--turns", "100"],
 }
 QUICK: dict[str, list[str]] = {
     "latency": ["--turns", "100"],
@@ -40,6 +42,7 @@ QUICK: dict[str, list[str]] = {
     "idle": ["--sessions", "1000", "--probes", "30", "--cache", "200"],
     "long": ["--turns", "600"],
     "streaming": ["--rounds", "1"],
+    "recall": ["--records", "10000", "--queries", "50", "--turns", "30"],
 }
 
 

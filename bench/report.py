@@ -75,6 +75,7 @@ def render() -> str:
         ("idle", _idle),
         ("long", _long),
         ("streaming", _streaming),
+        ("recall", _recall),
     ]
     for name, writer in sections:
         document = _load(name)
@@ -196,6 +197,19 @@ def _streaming(r: dict[str, Any]) -> list[str]:
         f"- tokens/s: model alone {r['model_tokens_per_s']}, end to end"
         f" {r['end_to_end_tokens_per_s']} = **{r['tokens_per_s_ratio']}x** (goal ≥"
         f" {r['tokens_per_s_ratio_goal']}x): {_met(r['tokens_per_s_ratio_met'])}",
+    ]
+
+
+def _recall(r: dict[str, Any]) -> list[str]:
+    return [
+        "## Recall with 10,000 memories per actor (SQLite FTS5, BM25)",
+        "",
+        f"- store search, top 5 of {r['records_per_actor']} records: {_ms(r['search_ms'])} ms",
+        f"- turn with recall: {_ms(r['turn_recall_on_ms'])} ms; without:"
+        f" {_ms(r['turn_recall_off_ms'])} ms",
+        f"- recall adds **{r['recall_adds_p50_ms']} ms** at p50 (goal ≤ {r['goal_adds_p50_ms']}"
+        f" ms): {_met(r['goal_met'])}. Recording adds nothing to the reply: it runs in the next"
+        " turn's preparation or in a record round after the reply.",
     ]
 
 
