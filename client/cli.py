@@ -262,12 +262,17 @@ def _report_error(args: argparse.Namespace, kind: str, message: str) -> None:
 # ---------------------------------------------------------------------- commands
 
 
+def _user(settings: Settings) -> str | None:
+    """The CLI's user (``--user``/``CONVOFLOW_USER``), checked like every id."""
+    return None if settings.user is None else validate_id("user id", settings.user)
+
+
 async def _send(args: argparse.Namespace, sessions: SessionClient, settings: Settings) -> int:
     reply = await sessions.send(
         args.session,
         args.text,
         tenant_id=settings.tenant,
-        user_id=settings.user,
+        user_id=_user(settings),
         message_id=args.message_id,
     )
     if args.json:
@@ -282,7 +287,7 @@ async def _submit(args: argparse.Namespace, sessions: SessionClient, settings: S
         args.session,
         args.text,
         tenant_id=settings.tenant,
-        user_id=settings.user,
+        user_id=_user(settings),
         message_id=args.message_id,
     )
     if args.json:
@@ -318,7 +323,9 @@ async def _history(args: argparse.Namespace, sessions: SessionClient, settings: 
         if args.limit is not None:
             messages = messages[-args.limit :] if args.limit else []
     else:
-        messages = await sessions.history(args.session, tenant_id=settings.tenant, limit=args.limit)
+        messages = await sessions.history(
+            args.session, tenant_id=settings.tenant, limit=args.limit, user_id=_user(settings)
+        )
     if args.json:
         emit_json(messages)
         return EXIT_OK
@@ -331,7 +338,7 @@ async def _history(args: argparse.Namespace, sessions: SessionClient, settings: 
 
 
 async def _status(args: argparse.Namespace, sessions: SessionClient, settings: Settings) -> int:
-    status = await sessions.status(args.session, tenant_id=settings.tenant)
+    status = await sessions.status(args.session, tenant_id=settings.tenant, user_id=_user(settings))
     if args.json:
         emit_json(status)
         return EXIT_OK
@@ -384,7 +391,7 @@ async def _sessions(args: argparse.Namespace, sessions: SessionClient, settings:
 
 
 async def _chat(args: argparse.Namespace, sessions: SessionClient, settings: Settings) -> int:
-    await chat_loop(sessions, args.session, tenant_id=settings.tenant, user_id=settings.user)
+    await chat_loop(sessions, args.session, tenant_id=settings.tenant, user_id=_user(settings))
     return EXIT_OK
 
 
@@ -554,7 +561,7 @@ async def _dev(args: argparse.Namespace, settings: Settings) -> int:
                     SessionClient(client, settings),
                     args.session,
                     tenant_id=settings.tenant,
-                    user_id=settings.user,
+                    user_id=_user(settings),
                 )
             sys.stderr.write("Stopping worker and dev server…\n")
     return EXIT_OK

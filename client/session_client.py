@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
+from pydantic import ValidationError
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
@@ -47,6 +48,7 @@ from models import (
 from models import search_attributes as sa
 from models.settings import Settings
 from worker.client import connect_client
+from workflows.inbound import InvalidMessageError, describe_validation_error, parse_inbound
 from workflows.session import SessionWorkflow
 
 
@@ -183,7 +185,9 @@ class SessionClient:
         Safe to retry with the same ``message_id``: the session answers it once.
         Raises :class:`MessageRejectedError` or :class:`TurnFailedError`.
         """
-        message = self._message(text, user_id, message_id, metadata, stream=False)
+        message = self._message(
+            session_id, text, user_id, message_id, metadata, config, stream=False
+        )
         retry = _RejectionRetry()
         while True:
             operation = self._start_operation(
@@ -219,7 +223,9 @@ class SessionClient:
         and finally the :class:`ChatReply`, whose ``reply`` equals the deltas joined.
         Reconnect after a drop with :meth:`resume`.
         """
-        message = self._message(text, user_id, message_id, metadata, stream=True)
+        message = self._message(
+            session_id, text, user_id, message_id, metadata, config, stream=True
+        )
         assert message.message_id is not None
         retry = _RejectionRetry()
         while True:
@@ -260,20 +266,33 @@ class SessionClient:
 
     def _message(
         self,
+        session_id: str,
         text: str,
         user_id: str | None,
         message_id: str | None,
         metadata: dict[str, Any] | None,
+        config: SessionConfig | None,
         *,
         stream: bool,
     ) -> ChatMessage:
-        return ChatMessage(
-            message_id=message_id or new_message_id(),
-            message=text,
-            user_id=user_id,
-            metadata=metadata,
-            stream=stream,
-        )
+        """Build the message and check it as the session would, before anything is sent.
+
+        The limits are those of ``config`` (the config a new session would start with).
+        """
+        try:
+            message = ChatMessage(
+                message_id=message_id or new_message_id(),
+                message=text,
+                user_id=user_id,
+                metadata=metadata,
+                stream=stream,
+            )
+            parse_inbound(message, config or SessionConfig(), session_id, None)
+        except ValidationError as err:
+            raise MessageRejectedError(describe_validation_error(err), "InvalidMessage") from None
+        except InvalidMessageError as err:
+            raise MessageRejectedError(str(err), "InvalidMessage") from None
+        return message
 
     async def _start_turn(
         self,
@@ -342,7 +361,9 @@ class SessionClient:
         initial_context: dict[str, Any] | None = None,
     ) -> str:
         """Queue ``text`` without waiting (signal-with-start); return its message id."""
-        message = self._message(text, user_id, message_id, metadata, stream=False)
+        message = self._message(
+            session_id, text, user_id, message_id, metadata, config, stream=False
+        )
         await self.temporal.start_workflow(
             SessionWorkflow.run,
             self._session_input(session_id, tenant_id, user_id, config, initial_context),

@@ -119,6 +119,7 @@ class PrepareTurnResult(BaseModel):
     memories: list[MemoryRecord] = Field(default_factory=list)
     recorded: int = 0
     recall_error: str | None = None
+    record_error: str | None = Field(None, description="Set when the batch was not recorded")
 
 
 ExtractionRequest.model_rebuild()

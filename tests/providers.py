@@ -3,6 +3,8 @@
 They run inside the model activity exactly like a production provider would.
 """
 
+import asyncio
+import re
 from collections.abc import AsyncIterable
 from typing import Any
 
@@ -55,8 +57,119 @@ class RecordingModel(EchoModel):
             yield event
 
 
+class FlakyModel(EchoModel):
+    """Fails the first N attempts at a prompt containing ``flaky=N``, then echoes.
+
+    Attempts are counted per prompt text in :attr:`attempts` (class level, so every
+    instance in the worker process shares it).
+    """
+
+    attempts: dict[str, int] = {}
+
+    async def stream(
+        self,
+        messages: Messages,
+        tool_specs: list[ToolSpec] | None = None,
+        system_prompt: str | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterable[StreamEvent]:
+        """Count the attempt; fail while it is one of the first N."""
+        prompt = last_user_text(messages)
+        count = FlakyModel.attempts[prompt] = FlakyModel.attempts.get(prompt, 0) + 1
+        wanted = re.search(r"flaky=(\d+)", prompt)
+        if wanted is not None and count <= int(wanted.group(1)):
+            raise ProviderExplodedError(f"transient failure {count} of {wanted.group(1)}")
+        async for event in super().stream(messages, tool_specs, system_prompt, **kwargs):
+            yield event
+
+
+class HangingModel(EchoModel):
+    """Never answers a prompt containing ``hang`` (within any sane model timeout); echoes
+    otherwise. The activity still heartbeats (the plugin does it), so only the
+    start-to-close timeout can catch it."""
+
+    HANG_SECONDS = 300.0
+    started: dict[str, int] = {}
+
+    async def stream(
+        self,
+        messages: Messages,
+        tool_specs: list[ToolSpec] | None = None,
+        system_prompt: str | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterable[StreamEvent]:
+        """Hang on ``hang`` prompts (after starting a message), else echo."""
+        prompt = last_user_text(messages)
+        if "hang" in prompt:
+            HangingModel.started[prompt] = HangingModel.started.get(prompt, 0) + 1
+            yield {"messageStart": {"role": "assistant"}}
+            await asyncio.sleep(self.HANG_SECONDS)
+        async for event in super().stream(messages, tool_specs, system_prompt, **kwargs):
+            yield event
+
+
+# What GarbageModel streams for a prompt containing each key (checked in this order).
+GARBAGE_STREAMS: dict[str, list[Any]] = {
+    # Not a stream event at all: a bare string, a number, a list.
+    "garbage-types": ["<html>502 Bad Gateway</html>", 42, ["messageStart"]],
+    # Event-shaped, but the payloads have the wrong types.
+    "garbage-shapes": [
+        {"messageStart": {"role": "assistant"}},
+        {"contentBlockDelta": 7},
+        {"messageStop": {"stopReason": "end_turn"}},
+    ],
+    # Only events Strands does not know, and no messageStop.
+    "garbage-unknown": [{"vendorPing": {"n": 1}}, {"somethingElse": None}],
+    # A text delta that is not text.
+    "garbage-values": [
+        {"messageStart": {"role": "assistant"}},
+        {"contentBlockStart": {"start": {}}},
+        {"contentBlockDelta": {"delta": {"text": {"not": "a string"}}}},
+        {"contentBlockStop": {}},
+        {"messageStop": {"stopReason": "end_turn"}},
+    ],
+    # A well-formed answer with a stop reason Strands does not list (Bedrock's Converse API
+    # has reasons newer than Strands' StopReason literal, e.g. this one).
+    "garbage-stop-reason": [
+        {"messageStart": {"role": "assistant"}},
+        {"contentBlockStart": {"start": {}}},
+        {"contentBlockDelta": {"delta": {"text": "a fine answer"}}},
+        {"contentBlockStop": {}},
+        {"messageStop": {"stopReason": "model_context_window_exceeded"}},
+    ],
+}
+
+
+class GarbageModel(EchoModel):
+    """Streams malformed events for prompts naming a :data:`GARBAGE_STREAMS` key; echoes
+    otherwise. Counts attempts per prompt in :attr:`attempts`."""
+
+    attempts: dict[str, int] = {}
+
+    async def stream(
+        self,
+        messages: Messages,
+        tool_specs: list[ToolSpec] | None = None,
+        system_prompt: str | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterable[StreamEvent]:
+        """Yield the garbage for this prompt, or echo."""
+        prompt = last_user_text(messages)
+        for key, events in GARBAGE_STREAMS.items():
+            if key in prompt:
+                GarbageModel.attempts[prompt] = GarbageModel.attempts.get(prompt, 0) + 1
+                for event in events:
+                    yield event
+                return
+        async for event in super().stream(messages, tool_specs, system_prompt, **kwargs):
+            yield event
+
+
 TEST_PROVIDERS: dict[str, ProviderFactory] = {
     "failing": lambda settings: FailingModel(),
     "recording": lambda settings: RecordingModel(),
     "slow-echo": lambda settings: EchoModel(delay_ms=50),
+    "flaky": lambda settings: FlakyModel(),
+    "hanging": lambda settings: HangingModel(),
+    "garbage": lambda settings: GarbageModel(),
 }

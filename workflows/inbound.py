@@ -20,7 +20,8 @@ class NotOwnerError(InvalidMessageError):
     """The message names a user who does not own the session (reported as "not found")."""
 
 
-def _describe(error: ValidationError) -> str:
+def describe_validation_error(error: ValidationError) -> str:
+    """Pydantic errors as one line: ``field: problem; field: problem``."""
     parts = []
     for item in error.errors(include_url=False, include_input=False):
         where = ".".join(str(p) for p in item["loc"]) or "message"
@@ -50,7 +51,7 @@ def parse_inbound(
     try:
         message = ChatMessage.model_validate(payload)
     except ValidationError as err:
-        raise InvalidMessageError(_describe(err)) from None
+        raise InvalidMessageError(describe_validation_error(err)) from None
     if message.role != "user":
         raise InvalidMessageError(
             f"role must be 'user' for incoming messages, not {message.role!r}"

@@ -15,6 +15,7 @@ from typing import Any, Literal, NoReturn
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import TimeoutError as TemporalTimeoutError
 
 with workflow.unsafe.imports_passed_through():
     from strands.types.exceptions import (
@@ -84,6 +85,10 @@ MEMORY_RETRY = RetryPolicy(
     maximum_attempts=0,
 )
 LOOKUP_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=5)
+
+# How a local activity that failed or timed out surfaces (live: the first two; on replay a
+# timeout comes back as TimeoutError, which must take the same path).
+_LOCAL_ACTIVITY_ERRORS = (ActivityError, ApplicationError, TemporalTimeoutError)
 
 # Errors from a model turn that end the turn (not the workflow task).
 _TURN_ERRORS = (
@@ -292,8 +297,7 @@ class SessionWorkflow:
                 "model": config.model,
             },
         )
-        self._append(reply)
-        return self._reply_for(reply, duplicate=False)
+        return self._reply_for(self._append(reply), duplicate=False)
 
     # ------------------------------------------------------------- messages in
 
@@ -350,8 +354,15 @@ class SessionWorkflow:
             )
 
     @workflow.signal
-    def submit_message(self, payload: Any) -> None:
-        """Queue a user message without waiting; refused input shows in ``status().issues``."""
+    def submit_message(self, payload: Any = None, *extra: Any) -> None:
+        """Queue a user message without waiting; refused input shows in ``status().issues``.
+
+        Any number of arguments is accepted (a wrong count from a raw signal must not fail
+        the workflow task); only exactly one is a message.
+        """
+        if extra:
+            self._refuse("refused submitted message: send exactly one message object")
+            return
         try:
             message = parse_inbound(payload, self._config, self._session_id, self._user_id)
         except InvalidMessageError as err:
@@ -368,7 +379,7 @@ class SessionWorkflow:
         self._accept(message)
 
     @workflow.signal
-    def close(self, reason: Any = None) -> None:
+    def close(self, reason: Any = None, *extra: Any) -> None:
         """End the session early; it archives like an expiry."""
         if self._close_reason is None:
             text = reason if isinstance(reason, str) and reason.strip() else "closed by request"
@@ -506,7 +517,7 @@ class SessionWorkflow:
 
     # ------------------------------------------------------- state and timers
 
-    def _append(self, message: ChatMessage) -> None:
+    def _append(self, message: ChatMessage) -> ChatMessage:
         """Add a message to the window with the next sequence number; queue it for recording."""
         stamped = message.model_copy(
             update={
@@ -518,6 +529,7 @@ class SessionWorkflow:
         self._next_seq += 1
         self._messages.append(stamped)
         (self._turn_buffer if self._current is not None else self._to_record).append(stamped)
+        return stamped
 
     def _trim(self, kept: list[ChatMessage], dropped: list[ChatMessage]) -> None:
         """Keep ``kept``; what is dropped is already recorded or still waiting to be."""
@@ -586,7 +598,7 @@ class SessionWorkflow:
                 retry_policy=RECALL_RETRY,
                 summary="recall memories",
             )
-        except (ActivityError, ApplicationError) as err:  # local activities raise the latter
+        except _LOCAL_ACTIVITY_ERRORS as err:
             self._add_issue(f"recall failed, answering without memories: {_root_message(err)}")
             return []
         finally:
@@ -617,7 +629,7 @@ class SessionWorkflow:
                 retry_policy=RECALL_RETRY,
                 summary="restore session",
             )
-        except (ActivityError, ApplicationError) as err:
+        except _LOCAL_ACTIVITY_ERRORS as err:
             self._add_issue(f"could not restore earlier messages: {_root_message(err)}")
             return False
         if not restored:
@@ -691,14 +703,19 @@ class SessionWorkflow:
                 retry_policy=RECALL_RETRY,
                 summary="recall memories" if recall else "record turn",
             )
-        except (ActivityError, ApplicationError) as err:  # local activities raise the latter
+        except _LOCAL_ACTIVITY_ERRORS as err:
             self._to_record = batch + self._to_record  # the recorder tries again later
             self._add_issue(f"preparing the turn failed: {_root_message(err)}")
             return []
         finally:
             self._recording_batch = []
             self._set_step("processing", "calling the model", 30)
-        self._to_extract.extend(m for m in batch if m.role == "user")
+        if result.record_error is not None:
+            # The store is slow or down: leave the batch to the record activity, which
+            # retries until it lands, rather than hold up this turn.
+            self._to_record = batch + self._to_record
+        else:
+            self._to_extract.extend(m for m in batch if m.role == "user")
         if result.recall_error:
             self._add_issue(f"recall failed, answering without memories: {result.recall_error}")
         return result.memories

@@ -30,6 +30,9 @@ from models import (
 
 log = logging.getLogger(__name__)
 
+# How long a turn's preparation waits for recording before leaving it to the record activity.
+PREPARE_RECORD_SECONDS = 2.0
+
 
 class MemoryActivities:
     """Activities bound to one memory store; register ``all()`` on a worker.
@@ -64,8 +67,9 @@ class MemoryActivities:
     async def prepare_turn(self, request: PrepareTurnInput) -> PrepareTurnResult:
         """Record earlier turns and recall memories for the next, concurrently.
 
-        A recording failure fails the activity (the workflow keeps the messages and tries
-        again later); a recall failure only means no memories.
+        Neither failure fails the activity: a recording that fails or takes longer than
+        ``PREPARE_RECORD_SECONDS`` is reported back (the workflow records it later), and a
+        recall failure only means no memories.
         """
 
         async def recall() -> tuple[list[MemoryRecord], str | None]:
@@ -76,13 +80,29 @@ class MemoryActivities:
             except Exception as err:
                 return [], f"{type(err).__name__}: {err}"
 
-        async def record() -> int:
+        async def record() -> tuple[int, str | None]:
             if request.record is None:
-                return 0
-            return await self.store.record_messages(request.record.session, request.record.messages)
+                return 0, None
+            try:
+                # A slow store must not hold up the turn: the workflow's record activity
+                # takes over what does not land in time.
+                recorded = await asyncio.wait_for(
+                    self.store.record_messages(request.record.session, request.record.messages),
+                    PREPARE_RECORD_SECONDS,
+                )
+            except Exception as err:
+                return 0, f"{type(err).__name__}: {err}"
+            return recorded, None
 
-        (memories, error), recorded = await asyncio.gather(recall(), record())
-        return PrepareTurnResult(memories=memories, recorded=recorded, recall_error=error)
+        (memories, recall_error), (recorded, record_error) = await asyncio.gather(
+            recall(), record()
+        )
+        return PrepareTurnResult(
+            memories=memories,
+            recorded=recorded,
+            recall_error=recall_error,
+            record_error=record_error,
+        )
 
     @activity.defn(name="recent_messages")
     async def recent_messages(self, request: RecentMessagesInput) -> list[ChatMessage]:

@@ -97,11 +97,23 @@ class SqliteMemoryStore(MemoryStore):
         self._db.execute("PRAGMA busy_timeout=10000")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        # Reads get their own connection: in WAL mode they never wait for a writer, so a
+        # write stuck on a locked database does not hold up recall.
+        self._read_lock = threading.Lock()
+        self._reader = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._reader.execute("PRAGMA busy_timeout=10000")
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         def locked() -> T:
             with self._lock:
                 return fn(self._db)
+
+        return await asyncio.to_thread(locked)
+
+    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        def locked() -> T:
+            with self._read_lock:
+                return fn(self._reader)
 
         return await asyncio.to_thread(locked)
 
@@ -147,7 +159,7 @@ class SqliteMemoryStore(MemoryStore):
             )
             return [row[0] for row in cursor]
 
-        bodies = await self._run(read)
+        bodies = await self._read(read)
         return [ChatMessage.model_validate_json(body) for body in reversed(bodies)]
 
     async def list_messages(
@@ -163,7 +175,7 @@ class SqliteMemoryStore(MemoryStore):
             )
             return [row[0] for row in cursor]
 
-        return [ChatMessage.model_validate_json(body) for body in await self._run(read)]
+        return [ChatMessage.model_validate_json(body) for body in await self._read(read)]
 
     async def find_reply(self, session: SessionRef, message_id: str) -> ChatMessage | None:
         """Return the message answering ``message_id``, if recorded."""
@@ -176,7 +188,7 @@ class SqliteMemoryStore(MemoryStore):
             ).fetchone()
             return None if row is None else str(row[0])
 
-        body = await self._run(read)
+        body = await self._read(read)
         return None if body is None else ChatMessage.model_validate_json(body)
 
     async def archive_session(self, session: SessionRef, summary: SessionSummary) -> None:
@@ -210,7 +222,7 @@ class SqliteMemoryStore(MemoryStore):
             ).fetchone()
             return None if row is None or row[0] is None else str(row[0])
 
-        body = await self._run(read)
+        body = await self._read(read)
         return None if body is None else SessionSummary.model_validate_json(body)
 
     async def save_memories(self, actor: ActorRef, records: list[MemoryRecord]) -> int:
@@ -265,7 +277,7 @@ class SqliteMemoryStore(MemoryStore):
                 params,
             ).fetchall()
 
-        return [_record(row[:6], score=-float(str(row[6]))) for row in await self._run(read)]
+        return [_record(row[:6], score=-float(str(row[6]))) for row in await self._read(read)]
 
     async def list_memories(
         self, actor: ActorRef, *, namespace: str | None = None, limit: int = 100
@@ -284,8 +296,9 @@ class SqliteMemoryStore(MemoryStore):
                 params,
             ).fetchall()
 
-        return [_record(row) for row in await self._run(read)]
+        return [_record(row) for row in await self._read(read)]
 
     async def close(self) -> None:
         """Close the database connection."""
         await self._run(lambda db: db.close())
+        await self._read(lambda db: db.close())

@@ -12,6 +12,7 @@ from activities.providers.bedrock import bedrock_provider
 from activities.providers.echo import EchoModel
 from activities.providers.local import local_model
 from activities.providers.openai import openai_provider
+from activities.providers.validation import ValidatedStreamModel
 from models.settings import Settings
 
 ProviderFactory = Callable[[Settings], Model]
@@ -39,10 +40,10 @@ def model_factories(
     """
     providers = {**_PROVIDERS, **(extra or {})}
 
-    def bind(factory: ProviderFactory) -> Callable[[], Model]:
-        return lambda: factory(settings)
+    def bind(name: str, factory: ProviderFactory) -> Callable[[], Model]:
+        return lambda: ValidatedStreamModel(factory(settings), name)
 
-    return {name: bind(factory) for name, factory in providers.items()}
+    return {name: bind(name, factory) for name, factory in providers.items()}
 
 
 register_provider("echo", lambda settings: EchoModel(delay_ms=settings.echo_delay_ms))

@@ -35,6 +35,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.strands_agents._failure_converter import StrandsFailureConverter
 
 from activities.providers import ClassifiedModel, is_retryable, model_factories
+from activities.providers.validation import ValidatedStreamModel
 from models.settings import Settings
 
 MODEL_ID = "us.anthropic.claude-test-v1:0"
@@ -101,7 +102,10 @@ def build_provider() -> ClassifiedModel:
     settings = Settings(
         bedrock_model_id=MODEL_ID, bedrock_region=REGION, bedrock_max_tokens=MAX_TOKENS
     )
-    model = model_factories(settings)["bedrock"]()
+    validated = model_factories(settings)["bedrock"]()
+    # Every provider comes wrapped in the stream validator; the classifier is inside it.
+    assert isinstance(validated, ValidatedStreamModel)
+    model = validated.inner
     assert isinstance(model, ClassifiedModel)
     assert isinstance(model.inner, BedrockModel)
     return model

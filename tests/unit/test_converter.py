@@ -1,6 +1,7 @@
 """The shared-adapter payload converter converts exactly like the pydantic one."""
 
 from datetime import UTC, datetime
+from typing import Any
 
 from strands.types.streaming import StreamEvent
 from temporalio.contrib.pydantic import PydanticPayloadConverter
@@ -8,7 +9,7 @@ from temporalio.contrib.pydantic import PydanticPayloadConverter
 from models import ChatMessage, ChatReply
 from worker.converter import SharedAdapterPydanticPayloadConverter, shared_type_adapter
 
-VALUES: list[tuple[object, object]] = [
+VALUES: list[tuple[object, Any]] = [
     (
         ChatReply(message_id="m", reply_message_id="r", session_id="s", tenant_id="t", reply="hi"),
         ChatReply,

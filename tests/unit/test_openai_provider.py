@@ -26,6 +26,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.providers import ClassifiedModel, is_retryable, model_factories
 from activities.providers.openai import PLACEHOLDER_API_KEY
+from activities.providers.validation import ValidatedStreamModel
 from models.settings import Settings
 
 MODEL_ID = "smollm2-135m-instruct"
@@ -149,7 +150,10 @@ def build_provider(base_url: str | None, api_key: str | None = "sk-test") -> Cla
         openai_model_id=MODEL_ID,
         openai_max_tokens=MAX_TOKENS,
     )
-    model = model_factories(settings)["openai"]()
+    validated = model_factories(settings)["openai"]()
+    # Every provider comes wrapped in the stream validator; the classifier is inside it.
+    assert isinstance(validated, ValidatedStreamModel)
+    model = validated.inner
     assert isinstance(model, ClassifiedModel)
     assert isinstance(model.inner, OpenAIModel)
     return model
