@@ -69,7 +69,7 @@ async def direct_turns(turns: int) -> list[float]:
 
 async def run(turns: int) -> dict[str, Any]:
     """Measure every mode in one run, on one dev server and worker."""
-    config = SessionConfig(model="echo", continue_as_new_events=40_000)
+    config = SessionConfig(model="echo")
     with tempfile.TemporaryDirectory() as data_dir:
         async with process_stack(Path(data_dir)) as stack:
             progress(f"floor: {turns} updates, one activity each")
@@ -81,7 +81,12 @@ async def run(turns: int) -> dict[str, Any]:
             progress(f"session: {turns} turns (no user: no recall)")
             anonymous, _ = await session_turns(stack, turns, config, None)
             floor_events, floor_bytes = await history_cost(stack.client, floor_id)
-            events, size = await history_cost(stack.client, session_id)
+            # Every run of the session (it may continue-as-new along the way).
+            events = size = 0
+            async for run in stack.client.list_workflows(f"WorkflowId = '{session_id}'"):
+                run_events, run_size = await history_cost(stack.client, session_id, run.run_id)
+                events += run_events
+                size += run_size
     progress(f"direct: {turns} in-process agent calls")
     direct = await direct_turns(turns)
     floor_p50 = percentile(floor, 50)

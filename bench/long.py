@@ -7,7 +7,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from bench.harness import history_cost, percentile, process_stack, progress, save, summary_ms
+from temporalio.api.enums.v1 import EventType
+
+from bench.harness import percentile, process_stack, progress, save, summary_ms
 from models import SessionConfig
 
 
@@ -34,18 +36,27 @@ async def run(turns: int) -> dict[str, Any]:
             run_ids.reverse()
             runs: list[dict[str, Any]] = []
             for run_id in run_ids:
-                events, size = await history_cost(stack.client, workflow_id, run_id)
-                runs.append({"run_id": run_id, "events": events, "bytes": size})
+                history = await stack.client.get_workflow_handle(
+                    workflow_id, run_id=run_id
+                ).fetch_history()
+                turns_in_run = sum(
+                    1
+                    for event in history.events
+                    if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
+                )
+                runs.append(
+                    {
+                        "run_id": run_id,
+                        "events": len(history.events),
+                        "bytes": sum(event.ByteSize() for event in history.events),
+                        "turns": turns_in_run,
+                    }
+                )
             status = await stack.sessions.status(session_id)
     most_events = max(int(r["events"]) for r in runs)
-    # Turns per run: the last run is still open; earlier runs split what remains evenly.
-    turns_done = 0
-    for index, entry in enumerate(runs):
-        share = (turns + 1) // len(runs) if index < len(runs) - 1 else turns + 1 - turns_done
-        entry["turns"] = share
-        entry["bytes_per_turn"] = round(entry["bytes"] / max(share, 1))
-        entry["events_per_turn"] = round(entry["events"] / max(share, 1), 2)
-        turns_done += share
+    for entry in runs:
+        entry["bytes_per_turn"] = round(entry["bytes"] / max(entry["turns"], 1))
+        entry["events_per_turn"] = round(entry["events"] / max(entry["turns"], 1), 2)
     window = 50
     early = latencies[window : 2 * window]
     late = latencies[-window:]
