@@ -91,6 +91,15 @@ def progress(message: str) -> None:
     sys.stderr.flush()
 
 
+async def dev_environment() -> WorkflowEnvironment:
+    """An in-memory dev server with our search attributes."""
+    return await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(Path(sys.executable).parent / "temporal"),
+        search_attributes=sa.ALL_KEYS,
+        dev_server_log_level="error",
+    )
+
+
 @dataclass
 class ProcessStack:
     """A dev server, a worker subprocess (``python -m bench.worker``) and a client."""
@@ -109,12 +118,7 @@ class ProcessStack:
 @contextlib.asynccontextmanager
 async def process_stack(data_dir: Path, **settings: Any) -> AsyncIterator[ProcessStack]:
     """Start an in-memory dev server and a worker in its own process."""
-    binary = Path(sys.executable).parent / "temporal"
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(binary),
-        search_attributes=sa.ALL_KEYS,
-        dev_server_log_level="error",
-    )
+    env = await dev_environment()
     worker: asyncio.subprocess.Process | None = None
     try:
         values: dict[str, Any] = {
@@ -180,12 +184,7 @@ class Stack:
 @contextlib.asynccontextmanager
 async def stack(data_dir: Path, **settings: Any) -> AsyncIterator[Stack]:
     """Start an in-memory dev server and one in-process worker."""
-    binary = Path(sys.executable).parent / "temporal"
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(binary),
-        search_attributes=sa.ALL_KEYS,
-        dev_server_log_level="error",
-    )
+    env = await dev_environment()
     try:
         values: dict[str, Any] = {
             "temporal_address": str(env.client.service_client.config.target_host),

@@ -7,12 +7,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from _pytest.terminal import TerminalReporter
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from client import SessionClient
 from models import search_attributes as sa
 from models.settings import Settings
+from tests.faults import figures
 from tests.providers import TEST_PROVIDERS
 from worker.client import client_plugins
 from worker.run import running_worker
@@ -22,6 +24,27 @@ TEMPORAL_CLI = BIN / "temporal"
 TEST_SERVER = BIN / "temporal-test-server"
 
 _exit_status = 0
+
+# Directories whose tests get a marker of the same name (`pytest -m faults`, `-m property`).
+_MARKED_DIRECTORIES = {"tests/faults/": "faults", "tests/property/": "property"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the fault and property tests by directory."""
+    for item in items:
+        path = str(item.path).replace("\\", "/")
+        for directory, marker in _MARKED_DIRECTORIES.items():
+            if directory in path:
+                item.add_marker(getattr(pytest.mark, marker))
+
+
+def pytest_terminal_summary(terminalreporter: TerminalReporter) -> None:
+    """Show the reliability figures (turns, kills, delays, examples) the suites measured."""
+    lines = figures.summary_lines()
+    if lines:
+        terminalreporter.section("convoflow reliability figures")
+        for line in lines:
+            terminalreporter.write_line(line)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

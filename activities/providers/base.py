@@ -1,0 +1,34 @@
+"""What our own providers (echo, local) share: settings in a dict, no structured output."""
+
+from collections.abc import AsyncGenerator
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+from strands.models import Model
+from strands.types.content import Messages
+
+T = TypeVar("T", bound=BaseModel)
+
+
+class ConfiguredModel(Model):
+    """A Strands provider whose settings live in ``self.config``; subclasses add ``stream``."""
+
+    config: dict[str, Any]
+
+    def update_config(self, **model_config: Any) -> None:
+        """Update settings."""
+        self.config.update(model_config)
+
+    def get_config(self) -> dict[str, Any]:
+        """The provider's settings."""
+        return self.config
+
+    def structured_output(
+        self,
+        output_model: type[T],
+        prompt: Messages,
+        system_prompt: str | None = None,
+        **kwargs: Any,
+    ) -> AsyncGenerator[dict[str, T | Any], None]:
+        """Not supported: these providers produce text only."""
+        raise NotImplementedError(f"{type(self).__name__} does not produce structured output")
