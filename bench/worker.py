@@ -9,15 +9,10 @@ import os
 import signal
 import sys
 
-from temporalio.worker import Worker
-
-from activities.memory import MemoryActivities
-from activities.providers import model_factories
 from bench.floor import FloorWorkflow, floor_echo
 from models.settings import Settings
 from worker.client import connect_client
-from worker.run import open_memory_store
-from workflows.session import SessionWorkflow
+from worker.run import build_worker, open_memory_store
 
 
 async def serve() -> None:
@@ -25,15 +20,12 @@ async def serve() -> None:
     settings = Settings()
     client = await connect_client(settings)
     store = open_memory_store(settings)
-    memory = MemoryActivities(store, model_factories(settings))
-    worker = Worker(
+    worker = build_worker(
         client,
-        task_queue=settings.task_queue,
-        workflows=[SessionWorkflow, FloorWorkflow],
-        activities=[*memory.all(), floor_echo],
-        max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
-        max_concurrent_activities=settings.max_concurrent_activities,
-        max_cached_workflows=settings.max_cached_workflows,
+        settings,
+        store,
+        extra_workflows=[FloorWorkflow],
+        extra_activities=[floor_echo],
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

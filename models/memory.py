@@ -90,21 +90,6 @@ class SearchMemoriesInput(BaseModel):
     namespaces: list[str] | None = None
 
 
-class ListMemoriesInput(BaseModel):
-    """Page through an actor's long-term memories."""
-
-    actor: ActorRef
-    namespace: str | None = None
-    limit: int = Field(100, ge=1, le=1_000)
-
-
-class SaveMemoriesInput(BaseModel):
-    """Long-term memories extracted from a turn (idempotent by ``record_id``)."""
-
-    actor: ActorRef
-    records: list[MemoryRecord]
-
-
 class PrepareTurnInput(BaseModel):
     """Before a model call, in one local activity: record what earlier turns left
     unrecorded, and recall memories for the new prompt."""

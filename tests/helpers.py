@@ -1,6 +1,7 @@
 """Small helpers shared by the Temporal-backed tests."""
 
 import asyncio
+import json
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -58,3 +59,22 @@ async def settled_event_count(handle: WorkflowHandle[Any, Any]) -> int:
             return count
         previous = count
         await asyncio.sleep(0.2)
+
+
+async def temporal(address: str, *args: str) -> Any:
+    """Run ``temporal <args> --address A -o json`` and parse its JSON output."""
+    from tests.conftest import TEMPORAL_CLI
+
+    process = await asyncio.create_subprocess_exec(
+        str(TEMPORAL_CLI),
+        *args,
+        "--address",
+        address,
+        "-o",
+        "json",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await process.communicate()
+    assert process.returncode == 0, err.decode()
+    return json.loads(out) if out.strip() else None

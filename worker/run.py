@@ -4,8 +4,9 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import timedelta
+from typing import Any
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -35,18 +36,22 @@ def build_worker(
     settings: Settings,
     store: MemoryStore,
     extra_providers: dict[str, ProviderFactory] | None = None,
+    *,
+    extra_workflows: Sequence[type] = (),
+    extra_activities: Sequence[Callable[..., Any]] = (),
 ) -> Worker:
     """A worker for the session workflow and memory activities on ``settings.task_queue``.
 
     Model activities come from the Strands plugin on ``client``; memory extraction uses the
-    same providers (plus ``extra_providers``).
+    same providers (plus ``extra_providers``). Benchmarks add their floor workflow through
+    ``extra_workflows``/``extra_activities``.
     """
     memory = MemoryActivities(store, model_factories(settings, extra_providers))
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[SessionWorkflow],
-        activities=memory.all(),
+        workflows=[SessionWorkflow, *extra_workflows],
+        activities=[*memory.all(), *extra_activities],
         max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
         max_concurrent_activities=settings.max_concurrent_activities,
         max_cached_workflows=settings.max_cached_workflows,

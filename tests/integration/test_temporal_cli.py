@@ -1,29 +1,7 @@
 """Interop with Temporal's own CLI: plain JSON signals, updates and queries work."""
 
-import asyncio
-import json
-from typing import Any
-
 from client import SessionClient
-from tests.conftest import TEMPORAL_CLI
-from tests.helpers import eventually, new_session_id
-
-
-async def temporal(address: str, *args: str) -> Any:
-    """Run ``temporal <args> --address A -o json`` and parse its JSON output."""
-    process = await asyncio.create_subprocess_exec(
-        str(TEMPORAL_CLI),
-        *args,
-        "--address",
-        address,
-        "-o",
-        "json",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await process.communicate()
-    assert process.returncode == 0, err.decode()
-    return json.loads(out) if out.strip() else None
+from tests.helpers import eventually, new_session_id, temporal
 
 
 async def test_update_signal_and_query_with_plain_json(
