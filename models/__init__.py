@@ -5,7 +5,7 @@ from models.ids import InvalidIdError, parse_session_workflow_id, session_workfl
 from models.memory import (
     ActorRef,
     ArchiveSessionInput,
-    ExtractionRequest,
+    ExtractMemoriesInput,
     FindReplyInput,
     MemoryRecord,
     PrepareTurnInput,
@@ -15,6 +15,7 @@ from models.memory import (
     SearchMemoriesInput,
     SessionRef,
 )
+from models.refusals import Refusal
 from models.session import (
     SessionConfig,
     SessionInput,
@@ -29,7 +30,7 @@ __all__ = [
     "ArchiveSessionInput",
     "ChatMessage",
     "ChatReply",
-    "ExtractionRequest",
+    "ExtractMemoriesInput",
     "FindReplyInput",
     "InvalidIdError",
     "MemoryRecord",
@@ -37,6 +38,7 @@ __all__ = [
     "PrepareTurnResult",
     "RecentMessagesInput",
     "RecordMessagesInput",
+    "Refusal",
     "Role",
     "SearchMemoriesInput",
     "SessionConfig",

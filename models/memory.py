@@ -17,25 +17,24 @@ class SessionRef(BaseModel):
     user_id: str | None = None
 
 
-class ExtractionRequest(BaseModel):
-    """Ask the recorder to mine what it records for long-term memories of ``actor``."""
-
-    actor: "ActorRef"
-    model: str | None = Field(None, description="Provider for model-based extraction; None: rules")
-    trimmed: list[ChatMessage] = Field(
-        default_factory=list, description="Messages just trimmed from the window, to summarise"
-    )
-    messages: list[ChatMessage] | None = Field(
-        None, description="Mine these (recorded earlier) instead of the recorded batch"
-    )
-
-
 class RecordMessagesInput(BaseModel):
     """Messages to record; recording is idempotent by ``message_id``."""
 
     session: SessionRef
     messages: list[ChatMessage]
-    extraction: ExtractionRequest | None = None
+
+
+class ExtractMemoriesInput(BaseModel):
+    """Mine user messages (and trimmed ones, for the session summary) for memories of
+    ``actor``: best effort, in an activity of its own."""
+
+    session: SessionRef
+    actor: "ActorRef"
+    model: str | None = Field(None, description="Provider for model-based extraction; None: rules")
+    messages: list[ChatMessage] = Field(default_factory=list, description="To mine for facts")
+    trimmed: list[ChatMessage] = Field(
+        default_factory=list, description="Messages just trimmed from the window, to summarise"
+    )
 
 
 class RecentMessagesInput(BaseModel):
@@ -107,4 +106,4 @@ class PrepareTurnResult(BaseModel):
     record_error: str | None = Field(None, description="Set when the batch was not recorded")
 
 
-ExtractionRequest.model_rebuild()
+ExtractMemoriesInput.model_rebuild()

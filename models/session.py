@@ -70,13 +70,16 @@ class SessionConfig(BaseModel):
 
 
 class SessionState(BaseModel):
-    """What a run hands to the next one through continue-as-new."""
+    """The session's live state: one object, owned by the running workflow and handed as a
+    whole to the next run through continue-as-new (nothing is copied field by field)."""
 
-    messages: list[ChatMessage] = Field(default_factory=list)
+    messages: list[ChatMessage] = Field(default_factory=list, description="The kept window")
     next_seq: int = 0
     turns: int = 0
-    recent_message_ids: list[str] = Field(default_factory=list)
-    pending: list[ChatMessage] = Field(default_factory=list)
+    recent_message_ids: list[str] = Field(
+        default_factory=list, description="Ids answered or queued lately, oldest first (dedupe)"
+    )
+    pending: list[ChatMessage] = Field(default_factory=list, description="Accepted, not yet run")
     issues: list[str] = Field(default_factory=list)
     usage: TokenUsage = Field(default_factory=TokenUsage)
     created_at: datetime
@@ -84,6 +87,12 @@ class SessionState(BaseModel):
     runs: int = 1
     stream_state: WorkflowStreamState | None = None
     stream_marks: list[StreamMark] = Field(default_factory=list)
+    unmined: list[ChatMessage] = Field(
+        default_factory=list, description="Recorded user messages not yet mined for memories"
+    )
+    trimmed: list[ChatMessage] = Field(
+        default_factory=list, description="Messages trimmed from the window, to summarise"
+    )
 
 
 class SessionInput(BaseModel):

@@ -122,6 +122,21 @@ async def deferred_recording(sessions: SessionClient, session_id: str) -> None:
     await sessions.close(session_id, reason="done")
 
 
+async def memory_extraction(sessions: SessionClient, session_id: str) -> None:
+    """Extraction as its own activity, with a model that never finishes it: recording goes
+    on, continue-as-new carries the unmined messages over, close gives up after its grace."""
+    config = SessionConfig(
+        model="extraction-hangs",
+        memory_extraction="model",
+        record_delay=timedelta(milliseconds=200),
+        continue_as_new_events=100,
+    )
+    for turn in range(8):
+        await sessions.send(session_id, f"I like colour {turn}.", user_id="eve", config=config)
+        await asyncio.sleep(0.3)
+    await sessions.close(session_id, reason="done")
+
+
 SCENARIOS: dict[str, Scenario] = {
     "basic_turns": basic_turns,
     "signals_and_dedupe": signals_and_dedupe,
@@ -132,6 +147,7 @@ SCENARIOS: dict[str, Scenario] = {
     "streamed_turns": streamed_turns,
     "memory_and_comeback": memory_and_comeback,
     "deferred_recording": deferred_recording,
+    "memory_extraction": memory_extraction,
 }
 
 

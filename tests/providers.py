@@ -12,6 +12,7 @@ from strands.types.content import Messages
 from strands.types.streaming import StreamEvent
 from strands.types.tools import ToolSpec
 
+from activities.memory.extract import EXTRACTION_PROMPT
 from activities.providers import EchoModel, ProviderFactory
 from activities.providers.echo import last_user_text
 
@@ -108,6 +109,29 @@ class HangingModel(EchoModel):
             yield event
 
 
+class ExtractionHangingModel(EchoModel):
+    """Echoes chat turns, but never finishes a memory-extraction prompt: the model behind
+    memory extraction being slower than any sane timeout."""
+
+    HANG_SECONDS = 3600.0
+    extractions: int = 0
+
+    async def stream(
+        self,
+        messages: Messages,
+        tool_specs: list[ToolSpec] | None = None,
+        system_prompt: str | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterable[StreamEvent]:
+        """Hang on the extraction prompt, else echo."""
+        if last_user_text(messages).startswith(EXTRACTION_PROMPT):
+            ExtractionHangingModel.extractions += 1
+            yield {"messageStart": {"role": "assistant"}}
+            await asyncio.sleep(self.HANG_SECONDS)
+        async for event in super().stream(messages, tool_specs, system_prompt, **kwargs):
+            yield event
+
+
 # What GarbageModel streams for a prompt containing each key (checked in this order).
 GARBAGE_STREAMS: dict[str, list[Any]] = {
     # Not a stream event at all: a bare string, a number, a list.
@@ -172,4 +196,5 @@ TEST_PROVIDERS: dict[str, ProviderFactory] = {
     "flaky": lambda settings: FlakyModel(),
     "hanging": lambda settings: HangingModel(),
     "garbage": lambda settings: GarbageModel(),
+    "extraction-hangs": lambda settings: ExtractionHangingModel(),
 }

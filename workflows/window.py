@@ -4,7 +4,6 @@ Deterministic and free of I/O so the workflow can use them and unit tests can co
 """
 
 import json
-from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -90,15 +89,22 @@ def reply_text(message: Mapping[str, Any]) -> str:
 
 
 class RecentIds:
-    """Insertion-ordered set of the last ``capacity`` message ids, for dedupe."""
+    """Insertion-ordered set of the last ``capacity`` message ids, for dedupe.
+
+    Given a list, it keeps its ids in that very list (oldest first), so the list can live
+    in carried state and go to the next run as it is.
+    """
 
     def __init__(self, capacity: int, ids: Iterable[str] = ()) -> None:
         """Start with ``ids`` (oldest first), keeping at most ``capacity``."""
         self.capacity = capacity
-        self._order: deque[str] = deque()
-        self._members: set[str] = set()
-        for message_id in ids:
-            self.add(message_id)
+        self._order: list[str] = ids if isinstance(ids, list) else []
+        unique = list(dict.fromkeys(self._order))
+        self._order[:] = unique[-capacity:] if capacity else []
+        self._members: set[str] = set(self._order)
+        if not isinstance(ids, list):
+            for message_id in ids:
+                self.add(message_id)
 
     def __contains__(self, message_id: object) -> bool:
         return message_id in self._members
@@ -106,15 +112,23 @@ class RecentIds:
     def __len__(self) -> int:
         return len(self._order)
 
+    @property
+    def ids(self) -> list[str]:
+        """The list holding the ids, oldest first."""
+        return self._order
+
     def add(self, message_id: str) -> None:
         """Remember ``message_id``, forgetting the oldest past capacity."""
         if message_id in self._members:
             return
         self._order.append(message_id)
         self._members.add(message_id)
-        while len(self._order) > self.capacity:
-            self._members.discard(self._order.popleft())
+        excess = len(self._order) - self.capacity
+        if excess > 0:
+            for old in self._order[:excess]:
+                self._members.discard(old)
+            del self._order[:excess]
 
     def to_list(self) -> list[str]:
-        """The ids, oldest first (carried through continue-as-new)."""
+        """A copy of the ids, oldest first."""
         return list(self._order)

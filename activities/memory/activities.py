@@ -18,7 +18,7 @@ from activities.memory.store import MemoryStore
 from models import (
     ArchiveSessionInput,
     ChatMessage,
-    ExtractionRequest,
+    ExtractMemoriesInput,
     FindReplyInput,
     MemoryRecord,
     PrepareTurnInput,
@@ -50,18 +50,23 @@ class MemoryActivities:
 
     @activity.defn(name="record_messages")
     async def record_messages(self, request: RecordMessagesInput) -> int:
-        """Record messages idempotently; return how many were new.
+        """Record messages idempotently; return how many were new."""
+        return await self.store.record_messages(request.session, request.messages)
 
-        With ``request.extraction``, then mine them for long-term memories (best effort: an
-        extraction failure is logged and never fails the recording).
-        """
-        recorded = await self.store.record_messages(request.session, request.messages)
-        if request.extraction is not None:
-            try:
-                await self.extract(request.session.session_id, request.messages, request.extraction)
-            except Exception:
-                log.exception("memory extraction failed for %s", request.session.session_id)
-        return recorded
+    @activity.defn(name="extract_memories")
+    async def extract_memories(self, request: ExtractMemoriesInput) -> int:
+        """Mine user messages for long-term memories and summarise trimmed ones; return how
+        many records were new. Best effort and separate from recording, so a slow or
+        failing model can never hold up the conversation's record."""
+        records = await self._extract(request)
+        summary = summarise_by_rules(
+            request.actor, request.session.session_id, request.trimmed, activity.info().started_time
+        )
+        if summary is not None:
+            records.append(summary)
+        if not records:
+            return 0
+        return await self.store.save_memories(request.actor, records)
 
     @activity.defn(name="prepare_turn")
     async def prepare_turn(self, request: PrepareTurnInput) -> PrepareTurnResult:
@@ -126,29 +131,9 @@ class MemoryActivities:
             request.actor, request.query, top_k=request.top_k, namespaces=request.namespaces
         )
 
-    async def extract(
-        self, session_id: str, messages: list[ChatMessage], request: ExtractionRequest
-    ) -> int:
-        """Mine messages (and trimmed ones) for memories; return how many were new.
-
-        With a real LLM (``request.model``) the model lists facts and preferences; otherwise
-        deterministic rules do. Trimmed messages become a rolling session summary.
-        """
-        records = await self._extract(messages, request)
-        summary = summarise_by_rules(
-            request.actor, session_id, request.trimmed, activity.info().started_time
-        )
-        if summary is not None:
-            records.append(summary)
-        if not records:
-            return 0
-        return await self.store.save_memories(request.actor, records)
-
-    async def _extract(
-        self, messages: list[ChatMessage], request: ExtractionRequest
-    ) -> list[MemoryRecord]:
-        source = request.messages if request.messages is not None else messages
-        users = [m for m in source if m.role == "user"]
+    async def _extract(self, request: ExtractMemoriesInput) -> list[MemoryRecord]:
+        """Facts and preferences: listed by the model (``request.model``) or by rules."""
+        users = [m for m in request.messages if m.role == "user"]
         if not users:
             return []
         if request.model is None or request.model not in self._factories:
@@ -162,6 +147,7 @@ class MemoryActivities:
         async for event in model.stream([{"role": "user", "content": [{"text": prompt}]}]):
             delta: Any = event.get("contentBlockDelta", {}).get("delta", {})
             answer += delta.get("text", "") if isinstance(delta, dict) else ""
+            activity.heartbeat()
         records = parse_model_extraction(request.actor, users[-1], answer)
         log.debug("model extraction found %d records", len(records))
         return records
@@ -170,6 +156,7 @@ class MemoryActivities:
         """Every memory activity, for ``Worker(activities=...)``."""
         return [
             self.record_messages,
+            self.extract_memories,
             self.recent_messages,
             self.find_reply,
             self.archive_session,

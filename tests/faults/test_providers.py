@@ -1,6 +1,6 @@
 """Misbehaving model providers: flaky, hanging, returning garbage.
 
-DESIGN §3: a model call that fails after its retries becomes an error message in the
+A model call that fails after its retries becomes an error message in the
 session, an entry in ``status().issues`` and an error reply to the waiting client; the
 session stays open and the next message works. A provider must never be able to fail a
 workflow task (that would wedge the session until someone terminates it).

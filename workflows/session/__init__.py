@@ -1,0 +1,5 @@
+"""The session workflow: one durable chat session per Temporal workflow."""
+
+from workflows.session.workflow import SessionWorkflow
+
+__all__ = ["SessionWorkflow"]

@@ -1,0 +1,50 @@
+"""Timeouts, retry policies, limits and error helpers shared by the session's parts."""
+
+from datetime import timedelta
+
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import TimeoutError as TemporalTimeoutError
+
+from models import Refusal
+
+MAX_ISSUES = 20
+MAX_OUTCOMES = 200
+
+# Local activities on the turn's path (recall, preparation, restore): short and few tries,
+# a failure only means "without memories".
+LOCAL_TIMEOUT = timedelta(seconds=10)
+LOCAL_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_attempts=2)
+
+# Memory writes retry until they land: trimmed messages must reach the store.
+MEMORY_TIMEOUT = timedelta(seconds=30)
+MEMORY_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=1),
+    maximum_attempts=0,
+)
+LOOKUP_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=5)
+
+# Mining for memories is best effort: its own timeout and a bounded number of tries, so it
+# can never hold up recording, continue-as-new or close.
+EXTRACTION_TIMEOUT = timedelta(minutes=2)
+EXTRACTION_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_attempts=2)
+# How long an ending session waits for its last extraction before giving up on it.
+EXTRACTION_GRACE = timedelta(seconds=10)
+
+# How a local activity that failed or timed out surfaces (live: the first two; on replay a
+# timeout comes back as TimeoutError, which must take the same path).
+LOCAL_ACTIVITY_ERRORS = (ActivityError, ApplicationError, TemporalTimeoutError)
+
+
+def refusal(kind: Refusal, message: str) -> ApplicationError:
+    """The error an update raises for ``kind``: its type is the refusal's name."""
+    return ApplicationError(message, type=kind.value, non_retryable=True)
+
+
+def root_message(error: BaseException) -> str:
+    """The innermost cause's message: what actually went wrong."""
+    while error.__cause__ is not None:
+        error = error.__cause__
+    return str(error) or type(error).__name__

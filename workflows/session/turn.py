@@ -1,0 +1,112 @@
+"""The model turn: one Strands agent call, made as Temporal activities by ``TemporalAgent``."""
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from strands.types.exceptions import (
+        ContextWindowOverflowException,
+        EventLoopException,
+        MaxTokensReachedException,
+    )
+    from temporalio.strands_agents import TemporalAgent
+
+from activities.memory.extract import memory_block
+from models import ChatMessage, MemoryRecord, SessionInput, TokenUsage
+from models.stream import turn_topic
+from workflows.window import model_messages, reply_text, system_prompt_for
+
+# Errors from a model turn that end the turn (not the workflow task).
+TURN_ERRORS = (
+    ActivityError,
+    ApplicationError,
+    EventLoopException,
+    MaxTokensReachedException,
+    ContextWindowOverflowException,
+)
+
+
+def _retry_policy(max_attempts: int) -> RetryPolicy:
+    return RetryPolicy(
+        initial_interval=timedelta(seconds=1),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(seconds=30),
+        maximum_attempts=max_attempts,
+    )
+
+
+async def call_model(
+    session: SessionInput,
+    earlier: list[ChatMessage],
+    message: ChatMessage,
+    memories: list[MemoryRecord],
+) -> tuple[ChatMessage, TokenUsage]:
+    """Ask the session's provider to answer ``message``; return the reply and its usage.
+
+    ``earlier`` is the window before ``message``; the model sees its newest answered turns.
+    Raises one of ``TURN_ERRORS`` when the turn fails.
+    """
+    config = session.config
+    agent = TemporalAgent(
+        model=config.model,
+        messages=model_messages(earlier, config.context_messages),
+        system_prompt=system_prompt_for(
+            config.system_prompt, session.initial_context, memory_block(memories)
+        ),
+        callback_handler=None,
+        start_to_close_timeout=config.model_timeout,
+        heartbeat_timeout=config.model_heartbeat_timeout,
+        retry_policy=_retry_policy(config.model_max_attempts),
+        summary="model turn",
+        streaming_topic=turn_topic(message.message_id or "") if message.stream else None,
+        streaming_batch_interval=config.stream_batch_interval,
+    )
+    try:
+        result = await agent.invoke_async(message.message)
+        answer, stop_reason = result.message, str(result.stop_reason)
+    except MaxTokensReachedException:
+        # A reply cut off at the length limit is still a reply: keep it, flagged.
+        if not agent.messages or agent.messages[-1].get("role") != "assistant":
+            raise
+        answer, stop_reason = agent.messages[-1], "max_tokens"
+    usage = agent.event_loop_metrics.accumulated_usage
+    turn_usage = TokenUsage(
+        input_tokens=int(usage.get("inputTokens", 0)),
+        output_tokens=int(usage.get("outputTokens", 0)),
+        total_tokens=int(usage.get("totalTokens", 0)),
+    )
+    reply = ChatMessage(
+        message_id=str(workflow.uuid4()),
+        role="assistant",
+        message=reply_text(answer),
+        reply_to=message.message_id,
+        metadata={
+            "stop_reason": stop_reason,
+            "usage": turn_usage.model_dump(),
+            "model": config.model,
+        },
+    )
+    return reply, turn_usage
+
+
+def error_message(message: ChatMessage, reason: str) -> ChatMessage:
+    """The error message a failed turn leaves in the history instead of a reply."""
+    return ChatMessage(
+        message_id=str(workflow.uuid4()),
+        role="error",
+        message=f"Session error: {reason}",
+        reply_to=message.message_id,
+        metadata={"type": "error", "error": reason},
+    )
+
+
+def add_usage(total: TokenUsage, turn: TokenUsage) -> TokenUsage:
+    """``total`` plus one turn's usage."""
+    return TokenUsage(
+        input_tokens=total.input_tokens + turn.input_tokens,
+        output_tokens=total.output_tokens + turn.output_tokens,
+        total_tokens=total.total_tokens + turn.total_tokens,
+    )

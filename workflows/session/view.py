@@ -1,0 +1,100 @@
+"""What operators and clients see of a session: status, current details, search attributes."""
+
+from datetime import datetime
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import SearchAttributeUpdate
+
+from models import SessionInput, SessionState, SessionStatus, SessionStatusName
+from models import search_attributes as sa
+from workflows.session.options import MAX_ISSUES
+from workflows.session.state import RunState
+
+PREVIEW_CHARS = 80
+
+
+class SessionView:
+    """Keeps the operator view of one session up to date."""
+
+    def __init__(self, state: SessionState, session: SessionInput, run: RunState) -> None:
+        """Show ``state`` of ``session``."""
+        self._state = state
+        self._session = session
+        self._run = run
+
+    def expires_at(self) -> datetime:
+        """When the session expires if nothing else arrives."""
+        return self._state.last_activity + self._session.config.idle_timeout
+
+    def set_step(self, status: SessionStatusName, step: str, progress: int) -> None:
+        """Move to ``status`` / ``step`` and show it."""
+        run = self._run
+        run.status, run.step, run.progress = status, step, progress
+        run.updated_at = workflow.now()
+        self.show()
+
+    def add_issue(self, issue: str) -> None:
+        """Keep ``issue`` (stamped) among the last issues, and log it."""
+        workflow.logger.warning("session %s: %s", self._session.session_id, issue)
+        issues = self._state.issues
+        issues.append(f"{workflow.now().isoformat()} {issue}")
+        del issues[:-MAX_ISSUES]
+
+    def status(self) -> SessionStatus:
+        """The answer of the ``status`` query."""
+        state, run, session = self._state, self._run, self._session
+        return SessionStatus(
+            status=run.status,
+            current_step=run.step,
+            progress=run.progress,
+            issues=list(state.issues),
+            updated_at=run.updated_at,
+            session_id=session.session_id,
+            tenant_id=session.tenant_id,
+            user_id=session.user_id,
+            message_count=len(state.messages),
+            total_messages=state.next_seq,
+            trimmed_messages=state.next_seq - len(state.messages),
+            turns=state.turns,
+            queued=len(state.pending),
+            last_activity=state.last_activity,
+            expires_at=self.expires_at(),
+            run=state.runs,
+            usage=state.usage,
+        )
+
+    def show(self) -> None:
+        """Current details in the Temporal UI (never more than a preview of any text)."""
+        state, run = self._state, self._run
+        last = state.messages[-1].message if state.messages else ""
+        preview = last[:PREVIEW_CHARS] + ("…" if len(last) > PREVIEW_CHARS else "")
+        workflow.set_current_details(
+            f"**{run.status}**: {run.step}\n\n"
+            f"- messages: {state.next_seq} ({len(state.messages)} kept), turns: {state.turns}\n"
+            f"- queued: {len(state.pending)}\n"
+            f"- last message: {preview}\n"
+            f"- expires at: {self.expires_at().isoformat()}"
+        )
+
+    def upsert_search_attributes(self, *, first: bool = False) -> None:
+        """Write the Convoflow* search attributes (status, counts; owner on the first run)."""
+        if not self._session.config.search_attributes:
+            return
+        state = self._state
+        self._run.search_attributes_seq = state.next_seq
+        updates: list[SearchAttributeUpdate[Any]] = [
+            sa.STATUS.value_set(self._run.status),
+            sa.MESSAGE_COUNT.value_set(state.next_seq),
+            sa.LAST_ACTIVITY.value_set(state.last_activity),
+        ]
+        if first:
+            updates.append(sa.TENANT.value_set(self._session.tenant_id))
+            if self._session.user_id is not None:
+                updates.append(sa.USER.value_set(self._session.user_id))
+        workflow.upsert_search_attributes(updates)
+
+    def refresh_search_attributes(self) -> None:
+        """Upsert the counters only when they moved: once per record round, not per turn."""
+        if self._state.next_seq != self._run.search_attributes_seq:
+            self.upsert_search_attributes()

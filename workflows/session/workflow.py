@@ -1,0 +1,350 @@
+"""SessionWorkflow: one durable chat session, told as its story.
+
+Messages arrive by update (``send_message``, request/response) or signal
+(``submit_message``, fire-and-forget), pass the inbox's admission, and are answered one at a
+time in arrival order: model turn -> reply -> trim; the recorder writes them to memory off
+the reply's path. Timers expire the session when idle and age out old messages; a long
+session continues-as-new, handing its one state object to the next run.
+"""
+
+import asyncio
+import json
+from typing import Any, Literal, NoReturn
+
+from temporalio import workflow
+
+from models import (
+    ChatMessage,
+    ChatReply,
+    Refusal,
+    SessionConfig,
+    SessionInput,
+    SessionState,
+    SessionStatus,
+    SessionSummary,
+)
+from models.stream import TURN_END, StreamMark, turn_topic
+from workflows.metrics import record_turn
+from workflows.session.extraction import Extractor
+from workflows.session.inbox import Accepted, Duplicate, Inbox, Refused
+from workflows.session.options import MEMORY_RETRY, MEMORY_TIMEOUT, refusal, root_message
+from workflows.session.recorder import Recorder
+from workflows.session.state import Outcome, RunState
+from workflows.session.timers import watch_age, watch_idle
+from workflows.session.turn import TURN_ERRORS, add_usage, call_model, error_message
+from workflows.session.view import SessionView
+from workflows.stream import SessionStream, truncation_point
+from workflows.window import trim_to_count
+
+with workflow.unsafe.imports_passed_through():
+    from activities.memory.activities import MemoryActivities
+    from models import ArchiveSessionInput
+
+
+# Not sandboxed: the sandbox re-imports modules per workflow and runs code in it for every
+# payload; measured on this code it cost ~40% of the worker's CPU per turn and most of the
+# memory of each cached session (docs/BENCHMARKS.md). Determinism is kept by construction
+# (time, randomness and I/O only through ``workflow.*``) and checked by the replay tests.
+@workflow.defn(name="SessionWorkflow", sandboxed=False)
+class SessionWorkflow:
+    """A chat session: inbox -> model turn -> reply -> record -> trim -> timers."""
+
+    @workflow.init
+    def __init__(self, input: SessionInput) -> None:
+        """Take over the carried state (or start one) and host the token stream."""
+        now = workflow.now()
+        self._session = input
+        self._state = input.carried or SessionState(created_at=now, last_activity=now)
+        self._run = RunState(updated_at=now)
+        self._stream = SessionStream(prior_state=self._state.stream_state)
+        self._view = SessionView(self._state, input, self._run)
+        self._inbox = Inbox(self._state, input, self._run, lambda: self._recorder.unrecorded())
+        self._extractor = Extractor(self._state, input, self._view, self._inbox.session_ref)
+        self._recorder = Recorder(
+            self._state,
+            input,
+            self._run,
+            self._view,
+            self._inbox.session_ref,
+            self._extractor.start,
+        )
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # ----------------------------------------------------------------- the story
+
+    @workflow.run
+    async def run(self, input: SessionInput) -> SessionSummary:
+        """Answer messages until the session is closed or expires."""
+        if input.carried is None:
+            self._view.upsert_search_attributes(first=True)
+            restored = await self._restore() if input.config.restore_messages else False
+            if input.initial_context and not restored:
+                self._append(self._context_message(input.initial_context))
+        self._view.show()
+        self._tasks = [
+            asyncio.create_task(watch_idle(self._run, self._view.expires_at)),
+            asyncio.create_task(self._recorder.run()),
+        ]
+        if input.config.message_ttl is not None:
+            ttl = input.config.message_ttl
+            self._tasks.append(asyncio.create_task(watch_age(self._state, ttl, self._trim)))
+        run, state = self._run, self._state
+        while True:
+            await workflow.wait_condition(
+                lambda: bool(state.pending) or run.close_reason is not None or run.idle_due
+            )
+            while state.pending and not self._should_continue_as_new():
+                await self._take_turn(self._inbox.next_message())
+            if run.close_reason is not None:
+                return await self._finish("closed", run.close_reason)
+            if run.idle_due and not state.pending:
+                if workflow.now() >= self._view.expires_at():
+                    return await self._finish("expired", "idle timeout")
+                run.idle_due = False
+            if self._should_continue_as_new():
+                await self._continue_as_new()
+
+    async def _take_turn(self, message: ChatMessage) -> None:
+        """Run one model turn for ``message`` and settle its outcome."""
+        assert message.message_id is not None
+        state = self._state
+        self._run.current = message
+        self._view.set_step("processing", "calling the model", 30)
+        self._append(message)
+        if message.stream:
+            self._truncate_stream()
+        outcome: Outcome
+        failure: BaseException | None = None
+        try:
+            memories = await self._recorder.prepare(message)
+            reply, usage = await call_model(self._session, state.messages[:-1], message, memories)
+            state.usage = add_usage(state.usage, usage)
+            outcome = self._inbox.reply_for(self._append(reply))
+        except TURN_ERRORS as err:
+            failure, reason = err, root_message(err)
+            workflow.logger.warning(
+                "turn %s failed (%s): %s", message.message_id, type(err).__name__, reason
+            )
+            self._append(error_message(message, reason))
+            self._view.add_issue(f"turn {message.message_id} failed: {reason}")
+            outcome = reason
+        if message.stream:
+            self._end_stream(message.message_id, outcome)
+        state.turns += 1
+        state.last_activity = workflow.now()
+        self._inbox.settle(message.message_id, outcome)
+        record_turn(self._session.config.model, message.timestamp, outcome, failure)
+        self._run.current = None
+        self._recorder.end_turn()
+        self._trim(*trim_to_count(state.messages, self._session.config.max_messages))
+        self._view.set_step("active", "waiting for messages", 100)
+
+    # ------------------------------------------------------------- messages in
+
+    @workflow.update
+    async def send_message(self, payload: Any) -> ChatReply:
+        """Send a user message and wait for the reply (a repeated id gets the first reply)."""
+        admission = self._inbox.admit(payload, wants_reply=True)
+        if isinstance(admission, Refused):
+            raise refusal(admission.kind, admission.reason)
+        if isinstance(admission, Duplicate):
+            return await self._inbox.answer(admission.message_id)
+        return await self._inbox.outcome(self._inbox.accept(admission.message))
+
+    @send_message.validator
+    def _validate_send_message(self, payload: Any) -> None:
+        """Refuse bad input before anything is written to history."""
+        admission = self._inbox.admit(payload, wants_reply=True)
+        if isinstance(admission, Refused):
+            raise refusal(admission.kind, admission.reason)
+
+    @workflow.update
+    async def wait_reply(self, message_id: str, user_id: str | None = None) -> ChatReply:
+        """The reply to an accepted message, waiting for its turn if needed (for reconnects)."""
+        return await self._inbox.answer(message_id, duplicate=False)
+
+    @wait_reply.validator
+    def _validate_wait_reply(self, message_id: str, user_id: str | None = None) -> None:
+        self._inbox.check_caller(user_id)
+        if not isinstance(message_id, str) or message_id not in self._inbox.recent:
+            raise refusal(Refusal.UNKNOWN_MESSAGE, f"no message {message_id!r} in this session")
+
+    @workflow.signal
+    def submit_message(self, payload: Any = None, *extra: Any) -> None:
+        """Queue a user message without waiting; refused input shows in ``status().issues``.
+
+        Any number of arguments is accepted (a wrong count from a raw signal must not fail
+        the workflow task); only exactly one is a message.
+        """
+        if extra:
+            self._view.add_issue("refused submitted message: send exactly one message object")
+            return
+        admission = self._inbox.admit(payload, wants_reply=False)
+        if isinstance(admission, Refused):
+            self._view.add_issue(f"refused submitted message: {admission.reason}")
+        elif isinstance(admission, Accepted):
+            self._inbox.accept(admission.message)
+
+    @workflow.signal
+    def close(self, reason: Any = None, *extra: Any) -> None:
+        """End the session early; it archives like an expiry."""
+        if self._run.close_reason is None:
+            text = reason if isinstance(reason, str) and reason.strip() else "closed by request"
+            self._run.close_reason = text[:500]
+
+    # ------------------------------------------------------------------ queries
+
+    @workflow.query
+    def history(self, limit: int | None = None, user_id: str | None = None) -> list[ChatMessage]:
+        """Kept messages, oldest first; the first one's ``seq`` counts earlier messages.
+
+        With ``user_id``, only the session's owner gets an answer.
+        """
+        self._inbox.check_caller(user_id)
+        messages = self._state.messages
+        if limit is None:
+            return list(messages)
+        if not isinstance(limit, int) or limit < 0:
+            raise ValueError("limit must be a non-negative integer")
+        return messages[-limit:] if limit else []
+
+    @workflow.query
+    def status(self, user_id: str | None = None) -> SessionStatus:
+        """Status, current step, progress, issues, counts and timing (owner only, with user)."""
+        self._inbox.check_caller(user_id)
+        return self._view.status()
+
+    @workflow.query
+    def config(self, user_id: str | None = None) -> SessionConfig:
+        """The session's configuration (owner only, with ``user_id``)."""
+        self._inbox.check_caller(user_id)
+        return self._session.config
+
+    # ------------------------------------------------------- how a run ends
+
+    def _should_continue_as_new(self) -> bool:
+        info = workflow.info()
+        return (
+            info.is_continue_as_new_suggested()
+            or info.get_current_history_length() >= self._session.config.continue_as_new_events
+        )
+
+    async def _drain(self) -> None:
+        """Answer every accepted message, record everything, let every handler finish."""
+        state = self._state
+        while True:
+            while state.pending:
+                await self._take_turn(self._inbox.next_message())
+            await self._recorder.flush_all()
+            self._stream.detach_pollers()
+            await workflow.wait_condition(
+                lambda: bool(state.pending) or workflow.all_handlers_finished()
+            )
+            if not state.pending:
+                return
+
+    async def _continue_as_new(self) -> NoReturn:
+        """Hand the session to a fresh run with its state."""
+        self._view.set_step(self._run.status, "continuing as new", 100)
+        self._run.draining = True
+        await self._drain()
+        self._extractor.hand_over()
+        self._truncate_stream()
+        self._state.stream_state = self._stream.get_state()
+        self._state.runs += 1
+        workflow.continue_as_new(self._session.model_copy(update={"carried": self._state}))
+
+    async def _finish(self, status: Literal["expired", "closed"], reason: str) -> SessionSummary:
+        """Archive the session and complete with its summary."""
+        self._view.set_step("closing", f"archiving ({reason})", 50)
+        await self._drain()
+        await self._extractor.finish()
+        state, session = self._state, self._session
+        summary = SessionSummary(
+            session_id=session.session_id,
+            tenant_id=session.tenant_id,
+            user_id=session.user_id,
+            status=status,
+            reason=reason,
+            turns=state.turns,
+            total_messages=state.next_seq,
+            created_at=state.created_at,
+            ended_at=workflow.now(),
+            usage=state.usage,
+        )
+        await workflow.execute_activity_method(
+            MemoryActivities.archive_session,
+            ArchiveSessionInput(session=self._inbox.session_ref(), summary=summary),
+            start_to_close_timeout=MEMORY_TIMEOUT,
+            retry_policy=MEMORY_RETRY,
+            summary="archive session",
+        )
+        self._view.set_step(status, f"{status}: {reason}", 100)
+        self._view.upsert_search_attributes()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return summary
+
+    # ---------------------------------------------------------------- helpers
+
+    def _append(self, message: ChatMessage) -> ChatMessage:
+        """Add a message to the window with the next sequence number; queue it for recording."""
+        state = self._state
+        stamped = message.model_copy(
+            update={
+                "seq": state.next_seq,
+                "session_id": self._session.session_id,
+                "timestamp": message.timestamp or workflow.now(),
+            }
+        )
+        state.next_seq += 1
+        state.messages.append(stamped)
+        self._recorder.add(stamped)
+        return stamped
+
+    def _trim(self, kept: list[ChatMessage], dropped: list[ChatMessage]) -> None:
+        """Keep ``kept``; what is dropped is recorded (or waiting to be) and is summarised."""
+        if dropped:
+            self._state.messages = kept
+            if self._session.user_id is not None:  # summarised into the owner's memory
+                self._state.trimmed.extend(dropped)
+            self._view.show()
+
+    def _context_message(self, context: dict[str, Any]) -> ChatMessage:
+        return ChatMessage(
+            message_id=str(workflow.uuid4()),
+            role="system",
+            message=f"Session context: {json.dumps(context, sort_keys=True, ensure_ascii=False)}",
+            user_id=None,
+            metadata={"type": "system", "context": context},
+        )
+
+    async def _restore(self) -> bool:
+        """A session that comes back (same id after it ended) resumes with its last messages."""
+        restored = await self._recorder.restore()
+        if not restored:
+            return False
+        state = self._state
+        state.messages[:0] = restored
+        state.next_seq = max(state.next_seq, (restored[-1].seq or 0) + 1)
+        for earlier in restored:
+            if earlier.message_id:
+                self._inbox.recent.add(earlier.message_id)
+        self._inbox.answer_restored()
+        self._view.show()
+        return True
+
+    def _end_stream(self, message_id: str, outcome: Outcome) -> None:
+        """Close a streamed turn's topic so subscribers stop, and remember where it ended."""
+        error = outcome if isinstance(outcome, str) else None
+        self._stream.topic(turn_topic(message_id)).publish(
+            {TURN_END: {"ok": error is None, "error": error}}
+        )
+        self._state.stream_marks.append(
+            StreamMark(end_offset=self._stream.end_offset, ended_at=workflow.now())
+        )
+
+    def _truncate_stream(self) -> None:
+        """Drop streamed items nobody should still need, so retention stays bounded."""
+        cut, self._state.stream_marks = truncation_point(self._state.stream_marks, workflow.now())
+        if cut is not None:
+            self._stream.truncate(cut)
