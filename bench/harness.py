@@ -163,6 +163,40 @@ def rss_mb(pid: int) -> float:
     return float(psutil.Process(pid).memory_info().rss) / 1e6
 
 
+class CpuMeter:
+    """CPU seconds spent by the worker process and by the dev server, between marks."""
+
+    def __init__(self, worker_pid: int) -> None:
+        """Watch the worker ``worker_pid`` and the ``temporal`` dev server we started."""
+        import psutil
+
+        self._worker = psutil.Process(worker_pid)
+        servers = [p for p in psutil.Process().children(recursive=True) if "temporal" in p.name()]
+        self._server = servers[0] if servers else None
+        self._start = self._read()
+
+    def _read(self) -> tuple[float, float]:
+        def used(process: Any) -> float:
+            if process is None:
+                return 0.0
+            times = process.cpu_times()
+            return float(times.user + times.system)
+
+        return used(self._worker), used(self._server)
+
+    def per_turn_ms(self, turns: int) -> dict[str, float]:
+        """Worker and server CPU ms per turn since the last call (or construction)."""
+        now = self._read()
+        worker, server = (
+            (b - a) * 1000 / max(turns, 1) for a, b in zip(self._start, now, strict=True)
+        )
+        self._start = now
+        return {
+            "worker_cpu_ms_per_turn": round(worker, 2),
+            "server_cpu_ms_per_turn": round(server, 2),
+        }
+
+
 async def history_cost(
     client: Client, workflow_id: str, run_id: str | None = None
 ) -> tuple[int, int]:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.floor import FloorWorkflow, Ping
-from bench.harness import ProcessStack, process_stack, progress, save
+from bench.harness import CpuMeter, ProcessStack, process_stack, progress, save
 from models import SessionConfig
 
 
@@ -61,10 +61,15 @@ async def run(levels: list[int], turns: int) -> dict[str, Any]:
         async with process_stack(Path(data_dir)) as stack:
             for level in levels:
                 progress(f"throughput: floor at {level} concurrent workflows")
+                cpu = CpuMeter(stack.worker.pid)
                 floor = await floor_rate(stack, level, turns)
+                floor_cpu = cpu.per_turn_ms(level * (turns + 1))
                 progress(f"throughput: {level} concurrent sessions")
                 ours = await session_rate(stack, level, turns)
+                session_cpu = cpu.per_turn_ms(level * (turns + 1))
                 results["levels"][str(level)] = {
+                    "floor_cpu": floor_cpu,
+                    "session_cpu": session_cpu,
                     "floor_turns_per_s": round(floor, 1),
                     "session_turns_per_s": round(ours, 1),
                     "ratio": round(ours / floor, 3),

@@ -19,6 +19,7 @@ from models import (
     SessionState,
 )
 from workflows.session.options import (
+    EXTRACTION_BATCH,
     EXTRACTION_GRACE,
     EXTRACTION_RETRY,
     EXTRACTION_TIMEOUT,
@@ -52,10 +53,13 @@ class Extractor:
         """An extraction activity is in flight."""
         return self._task is not None
 
-    def start(self) -> None:
-        """Start one extraction of everything pending, unless one runs or nothing is pending."""
+    def start(self, idle: bool = True) -> None:
+        """Start one extraction of everything pending, unless one runs or nothing is
+        pending; while the session is busy (``idle`` false), only once a batch is full."""
         state, config = self._state, self._session.config
         if self._task is not None or not (state.unmined or state.trimmed):
+            return
+        if not idle and len(state.unmined) + len(state.trimmed) < EXTRACTION_BATCH:
             return
         if self._actor is None or config.memory_extraction == "off":
             state.unmined, state.trimmed = [], []

@@ -30,6 +30,8 @@ LOOKUP_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attemp
 # can never hold up recording, continue-as-new or close.
 EXTRACTION_TIMEOUT = timedelta(minutes=2)
 EXTRACTION_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_attempts=2)
+# A busy session mines its messages in batches of this many (an idle one at once).
+EXTRACTION_BATCH = 10
 # How long an ending session waits for its last extraction before giving up on it.
 EXTRACTION_GRACE = timedelta(seconds=10)
 

@@ -4,6 +4,7 @@ everything is flushed before close, expiry and continue-as-new."""
 
 import asyncio
 from collections.abc import Callable
+from datetime import datetime
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
@@ -43,10 +44,11 @@ class Recorder:
         run: RunState,
         view: SessionView,
         session_ref: Callable[[], SessionRef],
-        on_recorded: Callable[[], None],
+        on_recorded: Callable[[bool], None],
     ) -> None:
         """Record ``state``'s new messages; report trouble through ``view``; call
-        ``on_recorded`` after each record round (memory extraction starts there)."""
+        ``on_recorded(idle)`` after each record round (memory extraction starts there: at
+        once when the session went idle, in batches while it is busy)."""
         self._state = state
         self._session = session
         self._run = run
@@ -58,6 +60,7 @@ class Recorder:
         self._turn_buffer: list[ChatMessage] = []
         self._to_record: list[ChatMessage] = []
         self._writing: list[ChatMessage] = []
+        self._pending_since: datetime | None = None  # when to_record last became non-empty
         self._lock = asyncio.Lock()
 
     def actor(self) -> ActorRef | None:
@@ -67,12 +70,25 @@ class Recorder:
 
     def add(self, message: ChatMessage) -> None:
         """A message just joined the window: record it once its turn (if any) ends."""
-        (self._turn_buffer if self._run.current is not None else self._to_record).append(message)
+        if self._run.current is not None:
+            self._turn_buffer.append(message)
+        else:
+            self._queue([message])
 
     def end_turn(self) -> None:
         """The turn ended: its messages may be recorded now."""
-        self._to_record.extend(self._turn_buffer)
+        self._queue(self._turn_buffer)
         self._turn_buffer = []
+
+    def _queue(self, messages: list[ChatMessage]) -> None:
+        if messages and not self._to_record:
+            self._pending_since = workflow.now()
+        self._to_record.extend(messages)
+
+    def _put_back(self, batch: list[ChatMessage]) -> None:
+        """A batch that did not land is due at once (the record activity retries it)."""
+        self._to_record = batch + self._to_record
+        self._pending_since = workflow.now() - self._session.config.record_delay
 
     def unrecorded(self) -> list[ChatMessage]:
         """Messages not yet in the store (a duplicate's answer may be among them)."""
@@ -87,6 +103,7 @@ class Recorder:
         if actor is not None and top_k:
             recall = SearchMemoriesInput(actor=actor, query=message.message, top_k=top_k)
         batch, self._to_record = self._to_record, []
+        self._pending_since = None
         if recall is None and not batch:
             return []
         record = RecordMessagesInput(session=self._ref(), messages=batch) if batch else None
@@ -101,7 +118,7 @@ class Recorder:
                 summary="recall memories" if recall else "record turn",
             )
         except LOCAL_ACTIVITY_ERRORS as err:
-            self._to_record = batch + self._to_record  # recorded later instead
+            self._put_back(batch)
             self._view.add_issue(f"preparing the turn failed: {root_message(err)}")
             return []
         finally:
@@ -110,7 +127,7 @@ class Recorder:
         if result.record_error is not None:
             # The store is slow or down: the record activity, which retries until the batch
             # lands, takes it over rather than hold up this turn.
-            self._to_record = batch + self._to_record
+            self._put_back(batch)
         else:
             self._recorded(batch)
         if result.recall_error:
@@ -120,18 +137,41 @@ class Recorder:
         return result.memories
 
     async def run(self) -> None:
-        """Record what the next turn has not taken within ``record_delay``."""
+        """Record what no turn's preparation has taken ``record_delay`` after it was due.
+
+        A busy session records through its turns' preparations: its timer only re-arms
+        (refreshing the counters and mining memories in batches) and no record activity
+        runs; an idle one gets one record activity once the delay has passed.
+        """
         delay = self._session.config.record_delay
         while True:
             await workflow.wait_condition(lambda: bool(self._to_record))
-            if delay:
-                await workflow.sleep(delay, summary="record delay")
-            await self.flush()
+            if not delay:
+                await self.flush()
+                continue
+            wait = delay
+            while True:
+                await workflow.sleep(wait, summary="record delay")
+                if not self._to_record or self._pending_since is None:
+                    self._busy_round()  # a turn's preparation took the batch
+                    break
+                due = self._pending_since + delay
+                if workflow.now() >= due:
+                    await self.flush()
+                    break
+                self._busy_round()  # newer turns ended since: wait until they are due
+                wait = due - workflow.now()
+
+    def _busy_round(self) -> None:
+        """A record round of a busy session: counters now and then, memories in batches."""
+        self._view.refresh_search_attributes(busy=True)
+        self._on_recorded(False)
 
     async def flush(self) -> None:
         """Record everything pending with one record activity (if anything is pending)."""
         async with self._lock:
             batch, self._to_record = self._to_record, []
+            self._pending_since = None
             if batch:
                 self._writing = batch
                 try:
@@ -150,7 +190,7 @@ class Recorder:
                 finally:
                     self._writing = []
             self._view.refresh_search_attributes()
-            self._on_recorded()
+            self._on_recorded(True)
 
     async def flush_all(self) -> None:
         """Wait for the running turn, then record everything (before a run ends)."""

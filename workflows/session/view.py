@@ -12,6 +12,8 @@ from workflows.session.options import MAX_ISSUES
 from workflows.session.state import RunState
 
 PREVIEW_CHARS = 80
+# A busy session's search attributes lag its live count by at most this many messages.
+BUSY_REFRESH_MESSAGES = 20
 
 
 class SessionView:
@@ -94,7 +96,9 @@ class SessionView:
                 updates.append(sa.USER.value_set(self._session.user_id))
         workflow.upsert_search_attributes(updates)
 
-    def refresh_search_attributes(self) -> None:
-        """Upsert the counters only when they moved: once per record round, not per turn."""
-        if self._state.next_seq != self._run.search_attributes_seq:
+    def refresh_search_attributes(self, *, busy: bool = False) -> None:
+        """Upsert the counters when they moved: once per record round, not per turn (in a
+        busy session only once they moved by ``BUSY_REFRESH_MESSAGES``)."""
+        moved = self._state.next_seq - self._run.search_attributes_seq
+        if moved >= (BUSY_REFRESH_MESSAGES if busy else 1):
             self.upsert_search_attributes()
