@@ -48,7 +48,12 @@ from models import (
 from models import search_attributes as sa
 from models.settings import Settings
 from worker.client import connect_client
-from workflows.inbound import InvalidMessageError, describe_validation_error, parse_inbound
+from workflows.inbound import (
+    SEND_MESSAGE,
+    InvalidMessageError,
+    describe_validation_error,
+    parse_inbound,
+)
 from workflows.session import SessionWorkflow
 
 
@@ -195,9 +200,13 @@ class SessionClient:
             )
             try:
                 # One call that waits for the reply: no separate accept-then-poll round trip.
-                return await self.temporal.execute_update_with_start_workflow(
-                    SessionWorkflow.send_message, message, start_workflow_operation=operation
+                reply: ChatReply = await self.temporal.execute_update_with_start_workflow(
+                    SEND_MESSAGE,
+                    message,
+                    start_workflow_operation=operation,
+                    result_type=ChatReply,
                 )
+                return reply
             except WorkflowUpdateFailedError as err:
                 error = error_from_update(err)
                 if not isinstance(error, MessageRejectedError):
@@ -308,10 +317,11 @@ class SessionClient:
         )
         try:
             return await self.temporal.start_update_with_start_workflow(
-                SessionWorkflow.send_message,
+                SEND_MESSAGE,
                 message,
                 start_workflow_operation=operation,
                 wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+                result_type=ChatReply,
             )
         except WorkflowUpdateFailedError as err:
             raise error_from_update(err) from None

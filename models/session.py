@@ -3,11 +3,12 @@
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from temporalio.contrib.workflow_streams import WorkflowStreamState
 
 from models.chat import ChatMessage, TokenUsage
 from models.ids import ID_PATTERN
+from models.limits import check_free_json
 from models.stream import StreamMark
 
 SessionStatusName = Literal["active", "processing", "closing", "expired", "closed"]
@@ -104,6 +105,13 @@ class SessionInput(BaseModel):
     config: SessionConfig = Field(default_factory=SessionConfig)
     initial_context: dict[str, Any] | None = None
     carried: SessionState | None = None
+
+    @field_validator("initial_context")
+    @classmethod
+    def _bounded_context(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None:
+            check_free_json(value, "initial_context")
+        return value
 
 
 class SessionStatus(BaseModel):

@@ -1,15 +1,32 @@
 """Validation of messages arriving by update or signal, before anything touches state."""
 
-import json
 import unicodedata
 from typing import Any
 
 from pydantic import ValidationError
+from temporalio.common import RawValue
+from temporalio.converter import PayloadConverter
 
 from models import ChatMessage, SessionConfig
+from models.limits import MAX_FREE_JSON_BYTES, check_free_json
 
-MAX_METADATA_BYTES = 16_384
+MAX_METADATA_BYTES = MAX_FREE_JSON_BYTES
 _ALLOWED_CONTROL = {"\n", "\r", "\t"}
+
+
+SEND_MESSAGE = "send_message"
+"""Name of the request/response update (its argument is received raw and decoded here)."""
+SUBMIT_MESSAGE = "submit_message"
+"""Name of the fire-and-forget signal (received raw by the session's dynamic handler)."""
+
+
+def decode_raw(raw: RawValue, converter: PayloadConverter) -> Any:
+    """The plain-JSON value of a raw signal argument, or why it cannot be had."""
+    try:
+        return converter.from_payload(raw.payload)
+    except Exception as err:  # any decoding failure is the sender's, never the session's
+        reason = str(err).splitlines()[0][:200] if str(err) else type(err).__name__
+        raise InvalidMessageError(f"payload cannot be decoded ({reason})") from None
 
 
 class InvalidMessageError(ValueError):
@@ -74,10 +91,9 @@ def parse_inbound(
     if owner is not None and message.user_id is not None and message.user_id != owner:
         raise NotOwnerError("no such session")
     if message.metadata is not None:
+        # Whatever is admitted must decode again in every later step (models/limits.py).
         try:
-            size = len(json.dumps(message.metadata, ensure_ascii=False).encode())
-        except (TypeError, ValueError):
-            raise InvalidMessageError("metadata is not plain JSON") from None
-        if size > MAX_METADATA_BYTES:
-            raise InvalidMessageError(f"metadata is {size} bytes; at most {MAX_METADATA_BYTES}")
+            check_free_json(message.metadata, "metadata")
+        except ValueError as err:
+            raise InvalidMessageError(str(err)) from None
     return message

@@ -75,7 +75,7 @@ async def _handled(sessions: SessionClient, session_id: str, signals: int) -> No
     await eventually(progress, lambda p: p[0] >= signals and p[1], timeout=60, interval=0.2)
 
 
-async def test_undecodable_and_invalid_signals_are_dropped_and_the_session_keeps_working(
+async def test_undecodable_and_invalid_signals_are_refused_visibly_and_the_session_keeps_working(
     sessions: SessionClient, dev_address: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING)
@@ -85,7 +85,8 @@ async def test_undecodable_and_invalid_signals_are_dropped_and_the_session_keeps
     huge = tmp_path / "huge.json"
     huge.write_text('{"message": "' + "x" * 100_000 + '"}')
     cases: list[tuple[str, ...]] = [
-        # Not decodable at all: an encoding no converter knows. The SDK drops it.
+        # Not decodable at all: an encoding no converter knows. The session receives the
+        # raw payload and refuses it like any other bad input (the SDK used to drop it).
         ("--input-meta", "encoding=binary/garbage", "--input", '"x"'),
         ("--input-meta", "encoding=json/protobuf", "--input", '{"nope": 1}'),
         # Decodable, but not a message: refused by the handler, listed in issues.
@@ -106,15 +107,16 @@ async def test_undecodable_and_invalid_signals_are_dropped_and_the_session_keeps
 
     assert await _task_failures(sessions, session_id) == []
     status = await eventually(
-        lambda: sessions.status(session_id), lambda s: len(s.issues) == len(cases) - 2
+        lambda: sessions.status(session_id), lambda s: len(s.issues) == len(cases)
     )
     assert all("refused submitted message" in issue for issue in status.issues)
+    assert sum("payload cannot be decoded" in issue for issue in status.issues) == 2
     assert status.turns == 1 and status.queued == 0
-    # Both kinds left a warning in the worker's log.
+    # Every refusal left a warning in the worker's log; nothing was dropped by the SDK.
     dropped = [r for r in caplog.records if "dropping the signal" in r.getMessage()]
     refused = [r for r in caplog.records if "refused submitted message" in r.getMessage()]
-    assert len(dropped) == 2 and len(refused) == len(cases) - 2
-    assert all(r.levelno >= logging.WARNING for r in (*dropped, *refused))
+    assert dropped == [] and len(refused) == len(cases)
+    assert all(r.levelno >= logging.WARNING for r in refused)
 
     reply = await sessions.send(session_id, "after")
     assert reply.reply == "echo: after"

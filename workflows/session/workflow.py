@@ -9,9 +9,11 @@ session continues-as-new, handing its one state object to the next run.
 
 import asyncio
 import json
+from collections.abc import Sequence
 from typing import Any, Literal, NoReturn
 
 from temporalio import workflow
+from temporalio.common import RawValue
 
 from models import (
     ChatMessage,
@@ -24,9 +26,10 @@ from models import (
     SessionSummary,
 )
 from models.stream import TURN_END, StreamMark, turn_topic
+from workflows.inbound import SUBMIT_MESSAGE, InvalidMessageError, decode_raw
 from workflows.metrics import record_turn
 from workflows.session.extraction import Extractor
-from workflows.session.inbox import Accepted, Duplicate, Inbox, Refused
+from workflows.session.inbox import Accepted, Admission, Duplicate, Inbox, Refused
 from workflows.session.options import MEMORY_RETRY, MEMORY_TIMEOUT, refusal, root_message
 from workflows.session.recorder import Recorder
 from workflows.session.state import Outcome, RunState
@@ -142,9 +145,13 @@ class SessionWorkflow:
     # ------------------------------------------------------------- messages in
 
     @workflow.update
-    async def send_message(self, payload: Any) -> ChatReply:
-        """Send a user message and wait for the reply (a repeated id gets the first reply)."""
-        admission = self._inbox.admit(payload, wants_reply=True)
+    async def send_message(self, payload: RawValue) -> ChatReply:
+        """Send a user message and wait for the reply (a repeated id gets the first reply).
+
+        The argument is received raw and decoded here, so a payload nobody can decode is an
+        ``InvalidMessage`` refusal like any other bad input.
+        """
+        admission = self._admit_update(payload)
         if isinstance(admission, Refused):
             raise refusal(admission.kind, admission.reason)
         if isinstance(admission, Duplicate):
@@ -152,11 +159,18 @@ class SessionWorkflow:
         return await self._inbox.outcome(self._inbox.accept(admission.message))
 
     @send_message.validator
-    def _validate_send_message(self, payload: Any) -> None:
+    def _validate_send_message(self, payload: RawValue) -> None:
         """Refuse bad input before anything is written to history."""
-        admission = self._inbox.admit(payload, wants_reply=True)
+        admission = self._admit_update(payload)
         if isinstance(admission, Refused):
             raise refusal(admission.kind, admission.reason)
+
+    def _admit_update(self, payload: RawValue) -> Admission:
+        try:
+            decoded = decode_raw(payload, workflow.payload_converter())
+        except InvalidMessageError as err:
+            return Refused(Refusal.INVALID_MESSAGE, str(err))
+        return self._inbox.admit(decoded, wants_reply=True)
 
     @workflow.update
     async def wait_reply(self, message_id: str, user_id: str | None = None) -> ChatReply:
@@ -169,15 +183,25 @@ class SessionWorkflow:
         if not isinstance(message_id, str) or message_id not in self._inbox.recent:
             raise refusal(Refusal.UNKNOWN_MESSAGE, f"no message {message_id!r} in this session")
 
-    @workflow.signal
-    def submit_message(self, payload: Any = None, *extra: Any) -> None:
-        """Queue a user message without waiting; refused input shows in ``status().issues``.
+    @workflow.signal(dynamic=True)
+    def signal_in(self, name: str, args: Sequence[RawValue]) -> None:
+        """``submit_message``: queue a user message without waiting.
 
-        Any number of arguments is accepted (a wrong count from a raw signal must not fail
-        the workflow task); only exactly one is a message.
+        Received raw and decoded here, so that no refusal is silent: a payload that cannot
+        be decoded, a wrong number of arguments, a bad message or an unknown signal name
+        each become an entry in ``status().issues`` (the SDK would drop the first with
+        only a worker log line).
         """
-        if extra:
+        if name != SUBMIT_MESSAGE:
+            self._view.add_issue(f"refused signal {name[:100]!r}: this session has no such signal")
+            return
+        if len(args) != 1:
             self._view.add_issue("refused submitted message: send exactly one message object")
+            return
+        try:
+            payload = decode_raw(args[0], workflow.payload_converter())
+        except InvalidMessageError as err:
+            self._view.add_issue(f"refused submitted message: {err}")
             return
         admission = self._inbox.admit(payload, wants_reply=False)
         if isinstance(admission, Refused):
