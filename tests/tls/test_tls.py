@@ -396,12 +396,26 @@ async def test_cli_json_error_names_the_type(
     )
 
 
-async def test_worker_command_fails_with_the_line(
-    pki: Pki, api_key_proxy: Proxy, mtls_proxy: Proxy, tmp_path: Path
+@pytest.mark.parametrize(
+    ("command", "name"),
+    [(["worker"], "missing-client-cert"), (["gateway", "--port", "0"], "wrong-api-key")],
+)
+async def test_long_running_commands_fail_with_the_line(
+    command: list[str],
+    name: str,
+    pki: Pki,
+    api_key_proxy: Proxy,
+    mtls_proxy: Proxy,
+    tmp_path: Path,
 ) -> None:
-    case, config_home = _case("missing-client-cert", pki, api_key_proxy, mtls_proxy, tmp_path)
-    env = {**clean_environ(config_home), **case.env, "CONVOFLOW_DATA_DIR": str(tmp_path)}
-    code, _, err = await convoflow(env, "worker")
+    case, config_home = _case(name, pki, api_key_proxy, mtls_proxy, tmp_path)
+    env = {
+        **clean_environ(config_home),
+        **case.env,
+        "CONVOFLOW_DATA_DIR": str(tmp_path),
+        "CONVOFLOW_JWT_SECRET": GATEWAY_SECRET,
+    }
+    code, _, err = await convoflow(env, *command)
     assert code == 1 and "Traceback" not in err
     assert err.splitlines()[-1] == f"convoflow: {case.expected}"
 
