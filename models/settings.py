@@ -19,6 +19,16 @@ class Settings(BaseSettings):
 
     temporal_address: str = Field("localhost:7233", description="Temporal frontend host:port")
     namespace: str = Field("default", description="Temporal namespace")
+    # Connection profile (temporalio.envconfig): TLS, mTLS and API keys come from the profile
+    # and the standard TEMPORAL_* variables; see worker.connection for the precedence.
+    temporal_profile: str | None = Field(
+        None, description="Profile of the Temporal TOML config (default: TEMPORAL_PROFILE)"
+    )
+    temporal_config_file: Path | None = Field(
+        None,
+        description="Temporal TOML config file (default: TEMPORAL_CONFIG_FILE, else"
+        " ~/.config/temporalio/temporal.toml)",
+    )
     task_queue: str = Field("convoflow", description="Task queue of the session workers")
     tenant: str = Field("default", description="Tenant of CLI session commands")
     user: str | None = Field(None, description="User of CLI session commands")

@@ -154,11 +154,29 @@ async def connect_client(
     """Connect to Temporal with the Strands plugin on the client (workers inherit it), plus
     the payload encryption codec when keys are configured (``CONVOFLOW_CODEC_KEY_FILE``).
 
+    This is the one way every process connects: address, namespace, TLS, mTLS and API key
+    come from ``worker.connection`` (our settings, the ``TEMPORAL_*`` variables and the TOML
+    profile). A wrong certificate, key, CA or API key raises ``ConnectionConfigError``, one
+    line naming the setting; an unreachable address raises the SDK's ``RuntimeError``.
+
     With ``metrics`` (worker processes) and ``CONVOFLOW_METRICS_PORT`` set, the client's
     runtime serves Prometheus metrics; other processes never bind that port."""
-    return await Client.connect(
-        settings.temporal_address,
-        namespace=settings.namespace,
-        plugins=client_plugins(settings, extra_providers),
-        runtime=metrics_runtime(settings) if metrics else None,
-    )
+    # Imported here: worker.connection imports the client package, which imports this module.
+    from worker.connection import connection_options, explain_connect_error
+
+    options = connection_options(settings)
+    try:
+        return await Client.connect(
+            options.target_host,
+            namespace=options.namespace,
+            api_key=options.api_key,
+            tls=options.tls,
+            rpc_metadata=options.rpc_metadata,
+            plugins=client_plugins(settings, extra_providers),
+            runtime=metrics_runtime(settings) if metrics else None,
+        )
+    except RuntimeError as err:
+        explained = explain_connect_error(options, err)
+        if explained is None:
+            raise
+        raise explained from None
