@@ -32,6 +32,12 @@ class SessionConfig(BaseModel):
     continue_as_new_events: int = Field(
         2_000, ge=100, le=40_000, description="Start a new run past this many history events"
     )
+    continue_as_new_bytes: int = Field(
+        8_000_000,
+        ge=100_000,
+        le=40_000_000,
+        description="Start a new run past this many history bytes (the server stops at 50 MB)",
+    )
     dedupe_window: int = Field(1_000, ge=10, le=100_000, description="Message ids remembered")
     model_timeout: timedelta = Field(timedelta(minutes=2), description="One model attempt")
     model_heartbeat_timeout: timedelta | None = Field(
@@ -81,7 +87,9 @@ class SessionState(BaseModel):
         default_factory=list, description="Ids answered or queued lately, oldest first (dedupe)"
     )
     pending: list[ChatMessage] = Field(default_factory=list, description="Accepted, not yet run")
-    issues: list[str] = Field(default_factory=list)
+    issues: list[str] = Field(default_factory=list, description="The last issues, stamped")
+    issue_count: int = Field(0, description="Issues ever, in every run")
+    last_issue_at: datetime | None = None
     usage: TokenUsage = Field(default_factory=TokenUsage)
     created_at: datetime
     last_activity: datetime
@@ -121,6 +129,7 @@ class SessionStatus(BaseModel):
     current_step: str
     progress: int = Field(..., ge=0, le=100)
     issues: list[str] = Field(default_factory=list)
+    issue_count: int = Field(0, description="Issues ever (issues lists only the last ones)")
     updated_at: datetime
     session_id: str
     tenant_id: str

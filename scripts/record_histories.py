@@ -137,6 +137,27 @@ async def memory_extraction(sessions: SessionClient, session_id: str) -> None:
     await sessions.close(session_id, reason="done")
 
 
+async def cancelled(sessions: SessionClient, session_id: str) -> None:
+    """A cancellation request (the UI's button) ends the session like a close."""
+    await sessions.send(session_id, "one", user_id="cora")
+    await sessions.send(session_id, "two", user_id="cora")
+    handle = sessions.handle(session_id)
+    await handle.cancel()
+    await handle.result()
+
+
+async def issues_and_history_size(sessions: SessionClient, session_id: str) -> None:
+    """Refused signals count as issues (search attributes) and grow the history until the
+    session continues as new by size, without any turn."""
+    config = SessionConfig(continue_as_new_bytes=150_000)
+    await sessions.send(session_id, "hello", user_id="ivy", config=config)
+    handle = sessions.handle(session_id)
+    for _ in range(4):
+        await handle.signal("submit_message", {"message": "x" * 50_000})
+        await asyncio.sleep(0.3)
+    await sessions.send(session_id, "still here", user_id="ivy")
+
+
 SCENARIOS: dict[str, Scenario] = {
     "basic_turns": basic_turns,
     "signals_and_dedupe": signals_and_dedupe,
@@ -148,6 +169,8 @@ SCENARIOS: dict[str, Scenario] = {
     "memory_and_comeback": memory_and_comeback,
     "deferred_recording": deferred_recording,
     "memory_extraction": memory_extraction,
+    "cancelled": cancelled,
+    "issues_and_history_size": issues_and_history_size,
 }
 
 

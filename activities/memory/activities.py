@@ -26,6 +26,7 @@ from models import (
     RecentMessagesInput,
     RecordMessagesInput,
     SearchMemoriesInput,
+    SessionSummary,
 )
 
 log = logging.getLogger(__name__)
@@ -120,9 +121,11 @@ class MemoryActivities:
         return await self.store.find_reply(request.session, request.message_id)
 
     @activity.defn(name="archive_session")
-    async def archive_session(self, request: ArchiveSessionInput) -> None:
-        """Archive a finished session with its summary."""
+    async def archive_session(self, request: ArchiveSessionInput) -> SessionSummary | None:
+        """Archive a finished session with its summary; return it (what the UI shows; None
+        in histories recorded before 0.1.0)."""
         await self.store.archive_session(request.session, request.summary)
+        return request.summary
 
     @activity.defn(name="recall_memories")
     async def recall_memories(self, request: SearchMemoriesInput) -> list[MemoryRecord]:

@@ -16,6 +16,7 @@ from strands.types.content import Messages
 from strands.types.event_loop import StopReason
 from strands.types.streaming import StreamEvent
 from strands.types.tools import ToolSpec
+from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 T = TypeVar("T", bound=BaseModel)
@@ -63,7 +64,25 @@ class ValidatedStreamModel(Model):
         system_prompt: str | None = None,
         **kwargs: Any,
     ) -> AsyncIterable[StreamEvent]:
-        """The wrapped stream, each event validated; a stream must end its message."""
+        """The wrapped stream, validated; in a turn nobody watches live, text deltas are
+        joined (the activity's result, which history keeps, then reads as one reply text,
+        its stop reason and usage instead of one object per word)."""
+        events = self._validated(messages, tool_specs, system_prompt, **kwargs)
+        if _streamed_live():
+            async for event in events:
+                yield event
+            return
+        async for event in join_text_deltas(events):
+            yield event
+
+    async def _validated(
+        self,
+        messages: Messages,
+        tool_specs: list[ToolSpec] | None,
+        system_prompt: str | None,
+        **kwargs: Any,
+    ) -> AsyncIterable[StreamEvent]:
+        """Each event checked against Strands' types; a stream must end its message."""
         finished = False
         async for event in self.inner.stream(messages, tool_specs, system_prompt, **kwargs):
             stop = event.get("messageStop") if isinstance(event, dict) else None
@@ -90,3 +109,25 @@ class ValidatedStreamModel(Model):
                 f"{self.provider} ended its stream without finishing the message",
                 type="IncompleteModelStream",
             )
+
+
+def _streamed_live() -> bool:
+    """Whether the events go to subscribers as they come (the plugin's streaming activity),
+    or only into the activity's result."""
+    return not activity.in_activity() or activity.info().activity_type != "invoke_model"
+
+
+async def join_text_deltas(events: AsyncIterable[StreamEvent]) -> AsyncIterable[StreamEvent]:
+    """``events`` with each run of consecutive text deltas joined into one delta."""
+    text: list[str] = []
+    async for event in events:
+        delta = event.get("contentBlockDelta", {}).get("delta", {})
+        if set(delta) == {"text"} and set(event) == {"contentBlockDelta"}:
+            text.append(str(delta["text"]))
+            continue
+        if text:
+            yield {"contentBlockDelta": {"delta": {"text": "".join(text)}}}
+            text = []
+        yield event
+    if text:
+        yield {"contentBlockDelta": {"delta": {"text": "".join(text)}}}

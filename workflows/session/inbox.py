@@ -167,6 +167,17 @@ class Inbox:
                 return message
         return None
 
+    def restore(self, restored: list[ChatMessage]) -> None:
+        """Put an earlier session's last messages first in the window; queued messages they
+        already answer get that answer."""
+        state = self._state
+        state.messages[:0] = restored
+        state.next_seq = max(state.next_seq, (restored[-1].seq or 0) + 1)
+        for earlier in restored:
+            if earlier.message_id:
+                self.recent.add(earlier.message_id)
+        self.answer_restored()
+
     def answer_restored(self) -> None:
         """Queued messages an earlier run already answered get that answer, not a turn."""
         for queued in list(self._state.pending):

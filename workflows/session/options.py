@@ -1,5 +1,6 @@
 """Timeouts, retry policies, limits and error helpers shared by the session's parts."""
 
+import asyncio
 from datetime import timedelta
 
 from temporalio.common import RetryPolicy
@@ -7,6 +8,17 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.exceptions import TimeoutError as TemporalTimeoutError
 
 from models import Refusal
+
+# Patches (workflow.patched): behaviour added after 0.1.0's histories were recorded.
+CANCEL_CLOSES_PATCH = "cancel-closes"
+"""A cancellation request ends the session like a close (drain, record, archive)."""
+WATCH_HISTORY_PATCH = "watch-history"
+"""Every wake-up checks the history's size, not only the end of a turn."""
+ISSUE_ATTRIBUTES_PATCH = "issue-attributes"
+"""Issues are counted in search attributes (ConvoflowIssueCount, ConvoflowLastIssueAt)."""
+
+CANCELLED = "cancelled"
+"""The reason a session cancelled from Temporal ends with."""
 
 MAX_ISSUES = 20
 MAX_OUTCOMES = 200
@@ -38,6 +50,16 @@ EXTRACTION_GRACE = timedelta(seconds=10)
 # How a local activity that failed or timed out surfaces (live: the first two; on replay a
 # timeout comes back as TimeoutError, which must take the same path).
 LOCAL_ACTIVITY_ERRORS = (ActivityError, ApplicationError, TemporalTimeoutError)
+
+
+def cancelling() -> bool:
+    """The workflow is being cancelled (its main task was told to stop).
+
+    Temporal turns the cancellation of an activity the task awaited into an
+    ``ActivityError``; this tells it apart from an activity that failed on its own.
+    """
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 def refusal(kind: Refusal, message: str) -> ApplicationError:

@@ -28,6 +28,7 @@ from workflows.session.options import (
     LOCAL_TIMEOUT,
     MEMORY_RETRY,
     MEMORY_TIMEOUT,
+    cancelling,
     root_message,
 )
 from workflows.session.state import RunState
@@ -117,8 +118,10 @@ class Recorder:
                 retry_policy=LOCAL_RETRY,
                 summary="recall memories" if recall else "record turn",
             )
-        except LOCAL_ACTIVITY_ERRORS as err:
+        except (*LOCAL_ACTIVITY_ERRORS, asyncio.CancelledError) as err:
             self._put_back(batch)
+            if isinstance(err, asyncio.CancelledError) or cancelling():
+                raise asyncio.CancelledError from err  # it records on its way out
             self._view.add_issue(f"preparing the turn failed: {root_message(err)}")
             return []
         finally:

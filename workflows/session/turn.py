@@ -1,6 +1,8 @@
 """The model turn: one Strands agent call, made as Temporal activities by ``TemporalAgent``."""
 
+import json
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -100,6 +102,17 @@ def error_message(message: ChatMessage, reason: str) -> ChatMessage:
         message=f"Session error: {reason}",
         reply_to=message.message_id,
         metadata={"type": "error", "error": reason},
+    )
+
+
+def context_message(context: dict[str, Any]) -> ChatMessage:
+    """The system message a session's initial context becomes (first in its history)."""
+    return ChatMessage(
+        message_id=str(workflow.uuid4()),
+        role="system",
+        message=f"Session context: {json.dumps(context, sort_keys=True, ensure_ascii=False)}",
+        user_id=None,
+        metadata={"type": "system", "context": context},
     )
 
 

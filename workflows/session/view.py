@@ -8,7 +8,7 @@ from temporalio.common import SearchAttributeUpdate
 
 from models import SessionInput, SessionState, SessionStatus, SessionStatusName
 from models import search_attributes as sa
-from workflows.session.options import MAX_ISSUES
+from workflows.session.options import ISSUE_ATTRIBUTES_PATCH, MAX_ISSUES
 from workflows.session.state import RunState
 
 PREVIEW_CHARS = 80
@@ -39,9 +39,17 @@ class SessionView:
     def add_issue(self, issue: str) -> None:
         """Keep ``issue`` (stamped) among the last issues, and log it."""
         workflow.logger.warning("session %s: %s", self._session.session_id, issue)
-        issues = self._state.issues
-        issues.append(f"{workflow.now().isoformat()} {issue}")
-        del issues[:-MAX_ISSUES]
+        state, now = self._state, workflow.now()
+        state.issues.append(f"{now.isoformat()} {issue}")
+        del state.issues[:-MAX_ISSUES]
+        state.issue_count += 1
+        state.last_issue_at = now
+        self.show()
+        # Operators find troubled sessions from the list: `ConvoflowIssueCount > 0`.
+        if self._session.config.search_attributes and workflow.patched(ISSUE_ATTRIBUTES_PATCH):
+            workflow.upsert_search_attributes(
+                [sa.ISSUE_COUNT.value_set(state.issue_count), sa.LAST_ISSUE_AT.value_set(now)]
+            )
 
     def status(self) -> SessionStatus:
         """The answer of the ``status`` query."""
@@ -51,6 +59,7 @@ class SessionView:
             current_step=run.step,
             progress=run.progress,
             issues=list(state.issues),
+            issue_count=state.issue_count,
             updated_at=run.updated_at,
             session_id=session.session_id,
             tenant_id=session.tenant_id,
@@ -70,12 +79,19 @@ class SessionView:
         """Current details in the Temporal UI (never more than a preview of any text)."""
         state, run = self._state, self._run
         last = state.messages[-1].message if state.messages else ""
-        preview = last[:PREVIEW_CHARS] + ("…" if len(last) > PREVIEW_CHARS else "")
+        issues = "none"
+        if state.issue_count and state.last_issue_at is not None:
+            latest = state.issues[-1].split(" ", 1)[-1] if state.issues else ""
+            issues = (
+                f"{state.issue_count}, last at {state.last_issue_at.isoformat()}: "
+                f"{_preview(latest)}"
+            )
         workflow.set_current_details(
             f"**{run.status}**: {run.step}\n\n"
             f"- messages: {state.next_seq} ({len(state.messages)} kept), turns: {state.turns}\n"
             f"- queued: {len(state.pending)}\n"
-            f"- last message: {preview}\n"
+            f"- issues: {issues}\n"
+            f"- last message: {_preview(last)}\n"
             f"- expires at: {self.expires_at().isoformat()}"
         )
 
@@ -102,3 +118,7 @@ class SessionView:
         moved = self._state.next_seq - self._run.search_attributes_seq
         if moved >= (BUSY_REFRESH_MESSAGES if busy else 1):
             self.upsert_search_attributes()
+
+
+def _preview(text: str) -> str:
+    return text[:PREVIEW_CHARS] + ("…" if len(text) > PREVIEW_CHARS else "")

@@ -8,7 +8,6 @@ session continues-as-new, handing its one state object to the next run.
 """
 
 import asyncio
-import json
 from collections.abc import Sequence
 from typing import Any, Literal, NoReturn
 
@@ -25,18 +24,32 @@ from models import (
     SessionStatus,
     SessionSummary,
 )
-from models.stream import TURN_END, StreamMark, turn_topic
 from workflows.inbound import SUBMIT_MESSAGE, InvalidMessageError, decode_raw
 from workflows.metrics import record_turn
 from workflows.session.extraction import Extractor
 from workflows.session.inbox import Accepted, Admission, Duplicate, Inbox, Refused
-from workflows.session.options import MEMORY_RETRY, MEMORY_TIMEOUT, refusal, root_message
+from workflows.session.options import (
+    CANCEL_CLOSES_PATCH,
+    CANCELLED,
+    MEMORY_RETRY,
+    MEMORY_TIMEOUT,
+    WATCH_HISTORY_PATCH,
+    cancelling,
+    refusal,
+    root_message,
+)
 from workflows.session.recorder import Recorder
 from workflows.session.state import Outcome, RunState
 from workflows.session.timers import watch_age, watch_idle
-from workflows.session.turn import TURN_ERRORS, add_usage, call_model, error_message
+from workflows.session.turn import (
+    TURN_ERRORS,
+    add_usage,
+    call_model,
+    context_message,
+    error_message,
+)
 from workflows.session.view import SessionView
-from workflows.stream import SessionStream, truncation_point
+from workflows.stream import SessionStream
 from workflows.window import trim_to_count
 
 with workflow.unsafe.imports_passed_through():
@@ -82,7 +95,7 @@ class SessionWorkflow:
             self._view.upsert_search_attributes(first=True)
             restored = await self._restore() if input.config.restore_messages else False
             if input.initial_context and not restored:
-                self._append(self._context_message(input.initial_context))
+                self._append(context_message(input.initial_context))
         self._view.show()
         self._tasks = [
             asyncio.create_task(watch_idle(self._run, self._view.expires_at)),
@@ -91,10 +104,28 @@ class SessionWorkflow:
         if input.config.message_ttl is not None:
             ttl = input.config.message_ttl
             self._tasks.append(asyncio.create_task(watch_age(self._state, ttl, self._trim)))
+        try:
+            return await self._serve()
+        except asyncio.CancelledError:
+            # The UI's "Request Cancellation" (or `temporal workflow cancel`): end the way a
+            # close does, never by dropping the conversation on the floor.
+            if not workflow.patched(CANCEL_CLOSES_PATCH):
+                raise
+            return await self._end_on_cancel()
+
+    async def _serve(self) -> SessionSummary:
+        """The run loop: turns in order, then close, expiry or continue-as-new."""
         run, state = self._run, self._state
+        # Refused input grows the history too: check its size on every wake-up.
+        watch = workflow.patched(WATCH_HISTORY_PATCH)
         while True:
             await workflow.wait_condition(
-                lambda: bool(state.pending) or run.close_reason is not None or run.idle_due
+                lambda: (
+                    bool(state.pending)
+                    or run.close_reason is not None
+                    or run.idle_due
+                    or (watch and self._should_continue_as_new())
+                )
             )
             while state.pending and not self._should_continue_as_new():
                 await self._take_turn(self._inbox.next_message())
@@ -106,6 +137,39 @@ class SessionWorkflow:
                 run.idle_due = False
             if self._should_continue_as_new():
                 await self._continue_as_new()
+
+    async def _end_on_cancel(self) -> SessionSummary:
+        """Finish as ``closed: cancelled`` in bounded time: the turn cut short and the
+        queued messages are answered with an error instead of a model call."""
+        task = asyncio.current_task()
+        if task is not None:
+            task.uncancel()  # handled: what follows runs to the end
+        reason = self._run.close_reason or CANCELLED
+        self._run.close_reason = reason
+        current = self._run.current
+        if current is not None:
+            self._settle_unanswered(current, "the session was cancelled during this turn")
+        while self._state.pending:
+            message = self._inbox.next_message()
+            self._run.current = message
+            self._append(message)
+            self._settle_unanswered(message, "the session was cancelled before this turn")
+        while True:
+            try:
+                return await self._finish("closed", reason)
+            except asyncio.CancelledError:
+                continue  # cancelled again while archiving: finishing is idempotent
+
+    def _settle_unanswered(self, message: ChatMessage, reason: str) -> None:
+        """Answer ``message`` (already in the window) with an error, without a model call."""
+        assert message.message_id is not None
+        self._append(error_message(message, reason))
+        if message.stream:
+            self._end_stream(message.message_id, reason)
+        self._state.turns += 1
+        self._inbox.settle(message.message_id, reason)
+        self._run.current = None
+        self._recorder.end_turn()
 
     async def _take_turn(self, message: ChatMessage) -> None:
         """Run one model turn for ``message`` and settle its outcome."""
@@ -124,6 +188,8 @@ class SessionWorkflow:
             state.usage = add_usage(state.usage, usage)
             outcome = self._inbox.reply_for(self._append(reply))
         except TURN_ERRORS as err:
+            if cancelling():
+                raise asyncio.CancelledError from err  # the workflow is being cancelled
             failure, reason = err, root_message(err)
             workflow.logger.warning(
                 "turn %s failed (%s): %s", message.message_id, type(err).__name__, reason
@@ -247,10 +313,13 @@ class SessionWorkflow:
     # ------------------------------------------------------- how a run ends
 
     def _should_continue_as_new(self) -> bool:
-        info = workflow.info()
+        """Past our event or byte threshold, or the server suggests it: well before any
+        server limit (by default 50 MB or 51,200 events terminate a workflow)."""
+        info, config = workflow.info(), self._session.config
         return (
             info.is_continue_as_new_suggested()
-            or info.get_current_history_length() >= self._session.config.continue_as_new_events
+            or info.get_current_history_length() >= config.continue_as_new_events
+            or info.get_current_history_size() >= config.continue_as_new_bytes
         )
 
     async def _drain(self) -> None:
@@ -333,42 +402,17 @@ class SessionWorkflow:
                 self._state.trimmed.extend(dropped)
             self._view.show()
 
-    def _context_message(self, context: dict[str, Any]) -> ChatMessage:
-        return ChatMessage(
-            message_id=str(workflow.uuid4()),
-            role="system",
-            message=f"Session context: {json.dumps(context, sort_keys=True, ensure_ascii=False)}",
-            user_id=None,
-            metadata={"type": "system", "context": context},
-        )
-
     async def _restore(self) -> bool:
         """A session that comes back (same id after it ended) resumes with its last messages."""
         restored = await self._recorder.restore()
-        if not restored:
-            return False
-        state = self._state
-        state.messages[:0] = restored
-        state.next_seq = max(state.next_seq, (restored[-1].seq or 0) + 1)
-        for earlier in restored:
-            if earlier.message_id:
-                self._inbox.recent.add(earlier.message_id)
-        self._inbox.answer_restored()
-        self._view.show()
-        return True
+        if restored:
+            self._inbox.restore(restored)
+            self._view.show()
+        return bool(restored)
 
     def _end_stream(self, message_id: str, outcome: Outcome) -> None:
-        """Close a streamed turn's topic so subscribers stop, and remember where it ended."""
         error = outcome if isinstance(outcome, str) else None
-        self._stream.topic(turn_topic(message_id)).publish(
-            {TURN_END: {"ok": error is None, "error": error}}
-        )
-        self._state.stream_marks.append(
-            StreamMark(end_offset=self._stream.end_offset, ended_at=workflow.now())
-        )
+        self._stream.end_turn(message_id, error, self._state.stream_marks)
 
     def _truncate_stream(self) -> None:
-        """Drop streamed items nobody should still need, so retention stays bounded."""
-        cut, self._state.stream_marks = truncation_point(self._state.stream_marks, workflow.now())
-        if cut is not None:
-            self._stream.truncate(cut)
+        self._state.stream_marks = self._stream.drop_old(self._state.stream_marks)
