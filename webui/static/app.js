@@ -291,13 +291,15 @@ async function start() {
     $("token-dialog").hidden = true;
     if (await loadSessions()) openFromAddress();
   });
+  window.addEventListener("hashchange", openFromAddress);
   if (await loadSessions()) openFromAddress();
 }
 
 function openFromAddress() {
   const match = /^#session=(.+)$/.exec(location.hash);
-  if (match) openSession(decodeURIComponent(match[1]));
-  else if (!state.sessionId) newChat();
+  const wanted = match ? decodeURIComponent(match[1]) : null;
+  if (wanted && wanted !== state.sessionId) openSession(wanted);
+  else if (!wanted && !state.sessionId) newChat();
 }
 
 start();
