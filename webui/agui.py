@@ -144,7 +144,7 @@ async def run_events(
             yield RunFinishedEvent(thread_id=thread_id, run_id=run_id, result=result)
             return
         elif kind == "error":
-            # Slot: a failed turn has no partial message to keep; the error says why.
+            # A failed turn keeps no partial reply (the session stores an error message).
             yield RunErrorEvent(message=str(item.get("message")), code=str(item.get("code")))
             return
     yield RunErrorEvent(message="the reply stream ended early; send the run again", code="Ended")
