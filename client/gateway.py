@@ -58,6 +58,7 @@ from models.settings import Settings
 log = logging.getLogger("convoflow.gateway")
 
 INVOCATIONS = "/invocations"
+SESSIONS = "/sessions"
 SESSIONS_PREFIX = "/sessions/"
 INVOCATION_FIELDS = {"prompt", "message_id", "stream", "session_id"}
 MAX_HISTORY_LIMIT = 1000
@@ -183,6 +184,10 @@ def parse_invocation(
     return Invocation(session_id=session_id, prompt=prompt, message_id=message_id, stream=stream)
 
 
+TurnParser = Callable[[Any, str | None, int], Invocation]
+"""Validates a turn's JSON body (payload, session header, max prompt chars) into an Invocation."""
+
+
 async def read_body(receive: Receive, limit: int) -> bytes:
     """The whole request body, or :class:`GatewayError` 413 once it passes ``limit`` bytes."""
     chunks: list[bytes] = []
@@ -221,6 +226,10 @@ class Gateway:
     sessions: SessionClient | None = None
     limiter: RateLimiter = field(init=False)
     gate: TurnGate = field(init=False)
+    # Routes that start a turn: path -> parser of its body (the web UI adds /ag-ui).
+    turn_parsers: dict[str, TurnParser] = field(init=False)
+    # Other protected paths (guarded for auth and rate only), HTTP or WebSocket.
+    guarded_paths: set[str] = field(init=False)
     # (tenant, session, user) seen owning a session; touched only on the handler loop.
     _owners: set[tuple[str, str, str]] = field(init=False, default_factory=set)
 
@@ -228,6 +237,16 @@ class Gateway:
         """Build the limits from the settings."""
         self.limiter = RateLimiter(self.settings.gateway_rate_per_user, self.settings.gateway_burst)
         self.gate = TurnGate(self.settings.gateway_queue_depth)
+        self.turn_parsers = {INVOCATIONS: parse_invocation}
+        self.guarded_paths = {SESSIONS}
+
+    def guards(self, path: str) -> bool:
+        """Whether ``path`` needs a caller (token, rate limit) before it is served."""
+        return (
+            path in self.turn_parsers
+            or path in self.guarded_paths
+            or (path.startswith(SESSIONS_PREFIX))
+        )
 
     @property
     def client(self) -> SessionClient:
@@ -318,10 +337,12 @@ class GuardMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Admit or refuse one request."""
         path = scope.get("path", "")
-        if scope["type"] != "http" or not (path == INVOCATIONS or path.startswith(SESSIONS_PREFIX)):
+        if scope["type"] not in ("http", "websocket") or not self.gateway.guards(path):
             await self.app(scope, receive, send)
             return
         gateway = self.gateway
+        if scope["type"] == "websocket":
+            receive = await _connected(receive)
         if gateway.insecure_principal is not None:
             send = _with_header(send, b"x-convoflow-insecure-dev", b"true")
         turn_key: str | None = None
@@ -330,8 +351,9 @@ class GuardMiddleware:
             gateway.throttle(principal)
             state = scope.setdefault("state", {})
             state["principal"] = principal
-            if path == INVOCATIONS and scope.get("method") == "POST":
-                receive, invocation = await self._admit_invocation(scope, receive)
+            parser = gateway.turn_parsers.get(path)
+            if parser is not None and scope["type"] == "http" and scope.get("method") == "POST":
+                receive, invocation = await self._admit_invocation(scope, receive, parser)
                 state["invocation"] = invocation
                 key = f"{principal.tenant_id}:{invocation.session_id}"
                 if not gateway.gate.enter(key):
@@ -351,7 +373,9 @@ class GuardMiddleware:
             if turn_key is not None:
                 gateway.gate.leave(turn_key)
 
-    async def _admit_invocation(self, scope: Scope, receive: Receive) -> tuple[Receive, Invocation]:
+    async def _admit_invocation(
+        self, scope: Scope, receive: Receive, parser: "TurnParser"
+    ) -> tuple[Receive, Invocation]:
         """Read and check the body; return a ``receive`` that replays it, and the invocation."""
         settings = self.gateway.settings
         limit = settings.gateway_max_body_bytes
@@ -363,9 +387,8 @@ class GuardMiddleware:
             payload = json.loads(body)
         except (ValueError, UnicodeDecodeError) as err:
             raise GatewayError(400, "InvalidJson", f"body is not valid JSON: {err}") from None
-        invocation = parse_invocation(
-            payload, _header(scope, SESSION_HEADER), settings.gateway_max_prompt_chars
-        )
+        header_session = _header(scope, SESSION_HEADER)
+        invocation = parser(payload, header_session, settings.gateway_max_prompt_chars)
         replayed = False
 
         async def replay() -> Message:
@@ -376,6 +399,22 @@ class GuardMiddleware:
             return await receive()
 
         return replay, invocation
+
+
+async def _connected(receive: Receive) -> Receive:
+    """Take a WebSocket's ``websocket.connect`` (so a refusal can answer the handshake with an
+    HTTP status) and return a ``receive`` that replays it to the app."""
+    first = await receive()
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return first
+        return await receive()
+
+    return replay
 
 
 def _with_header(send: Send, name: bytes, value: bytes) -> Send:
@@ -534,6 +573,9 @@ def build_gateway(
 
     app.add_route("/sessions/{session_id}/history", history, methods=["GET"])
     app.add_route("/sessions/{session_id}/status", status, methods=["GET"])
+    from webui.routes import mount_web_ui  # the chat page and AG-UI (it imports this module)
+
+    mount_web_ui(app, gateway)
     return app
 
 

@@ -79,6 +79,7 @@ class SessionInfo:
     close_time: datetime | None
     user_id: str | None
     message_count: int | None
+    last_activity: datetime | None = None
 
 
 MAX_SEND_ATTEMPTS = 40
@@ -460,12 +461,20 @@ class SessionClient:
         tenant_id: str | None = None,
         running_only: bool = True,
         limit: int = 100,
+        user_id: str | None = None,
     ) -> list[SessionInfo]:
-        """Sessions, newest first: one row per session (its latest run)."""
+        """Sessions, newest first: one row per session (its latest run).
+
+        With ``user_id``, only sessions whose user search attribute is that user (ownerless
+        sessions never match); this needs the search attributes.
+        """
         clauses = ["WorkflowType = 'SessionWorkflow'"]
         if tenant_id is not None:
             validate_id("tenant id", tenant_id)
             clauses.append(f"WorkflowId STARTS_WITH 'convoflow:{tenant_id}:'")
+        if user_id is not None:
+            validate_id("user id", user_id)
+            clauses.append(f"{sa.USER.name} = '{user_id}'")
         if running_only:
             clauses.append("ExecutionStatus = 'Running'")
         else:
@@ -495,6 +504,7 @@ class SessionClient:
                     close_time=execution.close_time,
                     user_id=attributes.get(sa.USER),
                     message_count=attributes.get(sa.MESSAGE_COUNT),
+                    last_activity=attributes.get(sa.LAST_ACTIVITY),
                 )
             )
             if len(sessions) >= limit:

@@ -111,6 +111,9 @@ class Settings(BaseSettings):
     gateway_queue_depth: int = Field(
         4, ge=0, description="Turns that may wait per session behind the running one"
     )
+    temporal_ui_url: str = Field(
+        "http://127.0.0.1:8233", description="Temporal UI base URL the chat page links to"
+    )
 
     # Prometheus metrics of the worker (Temporal SDK metrics plus convoflow_*).
     metrics_port: int | None = Field(None, ge=0, le=65535, description="Serve /metrics here")

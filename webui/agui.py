@@ -1,0 +1,179 @@
+"""AG-UI for Convoflow sessions: a ``RunAgentInput`` in, AG-UI events out.
+
+One AG-UI run is one turn of a session:
+
+- ``threadId`` is the session id and ``runId`` the message id (the idempotency key: sending
+  the same run again answers it once, which is how a dropped stream is picked up again);
+- the new user message is the last message of ``messages`` (the session keeps its own
+  history, so earlier messages in the input are not re-sent);
+- the answer is ``RUN_STARTED``, ``TEXT_MESSAGE_START``/``CONTENT``/``END`` as the reply is
+  produced, a ``STATE_SNAPSHOT`` of the session status, then ``RUN_FINISHED`` (its
+  ``result`` is the ``ChatReply``) or ``RUN_ERROR``. If a retried model attempt starts its
+  reply over, a ``CUSTOM`` event named :data:`TEXT_RESTART` says to drop the text so far.
+
+Not yet part of a run (the engine does not have them): tool calls
+(``TOOL_CALL_START/ARGS/END/RESULT``), approvals (a ``RUN_FINISHED`` with an interrupt
+outcome, answered by the next run's ``resume``) and cancelling a run.
+"""
+
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from ag_ui.core import (
+    BaseEvent,
+    CustomEvent,
+    RunAgentInput,
+    RunErrorEvent,
+    RunFinishedEvent,
+    RunStartedEvent,
+    StateSnapshotEvent,
+    TextMessageContentEvent,
+    TextMessageEndEvent,
+    TextMessageStartEvent,
+    TextPart,
+    UserMessage,
+)
+from pydantic import ValidationError
+
+from client.auth import Principal
+from client.gateway import Gateway, GatewayError, Invocation
+from models import InvalidIdError, validate_id
+
+log = logging.getLogger("convoflow.webui")
+
+TEXT_RESTART = "convoflow.text_restart"
+PROTOCOL_VERSION = "1.0"
+
+
+def reply_message_id(message_id: str) -> str:
+    """The AG-UI message id of the streamed reply to user message ``message_id``.
+
+    Known before the reply is (the stored assistant message gets its own id, reported in
+    ``RUN_FINISHED.result.reply_message_id``), and the same when a run is sent again.
+    """
+    return f"{message_id}.reply"
+
+
+def _user_text(run: RunAgentInput) -> str:
+    """The text of the run's new user message (the last message)."""
+    if not run.messages:
+        raise GatewayError(400, "InvalidRunInput", "messages must end with the new user message")
+    last = run.messages[-1]
+    if not isinstance(last, UserMessage):
+        raise GatewayError(400, "InvalidRunInput", "the last message must be the user's message")
+    if isinstance(last.content, str):
+        return last.content
+    parts: list[str] = []
+    for part in last.content:
+        if not isinstance(part, TextPart):
+            raise GatewayError(400, "InvalidRunInput", "only text content is supported")
+        parts.append(part.text)
+    return "\n".join(parts)
+
+
+def parse_run_input(
+    payload: Any, header_session_id: str | None, max_prompt_chars: int
+) -> Invocation:
+    """Validate a ``RunAgentInput`` body into a streamed :class:`Invocation` (400/413 if not).
+
+    Used by the gateway's guard for ``POST /ag-ui`` and by the WebSocket transport.
+    """
+    if not isinstance(payload, dict):
+        raise GatewayError(400, "InvalidRunInput", "body must be an AG-UI RunAgentInput object")
+    try:
+        run = RunAgentInput.model_validate(payload)
+    except ValidationError as err:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in err.errors()[:5]
+        )
+        raise GatewayError(400, "InvalidRunInput", f"not a RunAgentInput: {problems}") from None
+    if run.resume:
+        raise GatewayError(400, "InvalidRunInput", "this agent has no interrupts to resume")
+    if header_session_id and header_session_id != run.thread_id:
+        raise GatewayError(400, "InvalidRequest", "session header and threadId differ")
+    prompt = _user_text(run)
+    if not prompt.strip():
+        raise GatewayError(400, "InvalidRunInput", "the user message is empty")
+    if len(prompt) > max_prompt_chars:
+        raise GatewayError(
+            413, "PromptTooLong", f"prompt has {len(prompt)} characters; at most {max_prompt_chars}"
+        )
+    try:
+        session_id = validate_id("session id (threadId)", run.thread_id)
+        message_id = validate_id("message id (runId)", run.run_id)
+    except InvalidIdError as err:
+        raise GatewayError(400, "InvalidId", str(err)) from None
+    return Invocation(session_id=session_id, prompt=prompt, message_id=message_id, stream=True)
+
+
+async def run_events(
+    gateway: Gateway,
+    principal: Principal,
+    invocation: Invocation,
+    items: AsyncIterator[dict[str, Any]],
+) -> AsyncIterator[BaseEvent]:
+    """The AG-UI events of an accepted turn, from the gateway's stream payloads.
+
+    ``items`` are the payloads of a streamed ``/invocations`` turn (``delta``, ``restart``,
+    then ``done`` or ``error``).
+    """
+    thread_id = invocation.session_id
+    assert invocation.message_id is not None
+    run_id = invocation.message_id
+    text_id = reply_message_id(run_id)
+    yield RunStartedEvent(thread_id=thread_id, run_id=run_id, protocol_version=PROTOCOL_VERSION)
+    open_text = False
+    async for item in items:
+        kind = item.get("type")
+        if kind == "delta" and item.get("text"):
+            if not open_text:
+                open_text = True
+                yield TextMessageStartEvent(message_id=text_id, role="assistant")
+            yield TextMessageContentEvent(message_id=text_id, delta=str(item["text"]))
+        elif kind == "restart":
+            yield CustomEvent(name=TEXT_RESTART, value={"messageId": text_id})
+        elif kind == "done":
+            if not open_text:
+                yield TextMessageStartEvent(message_id=text_id, role="assistant")
+            yield TextMessageEndEvent(message_id=text_id)
+            snapshot = await status_snapshot(gateway, principal, thread_id)
+            if snapshot is not None:
+                yield snapshot
+            result = {key: value for key, value in item.items() if key != "type"}
+            yield RunFinishedEvent(thread_id=thread_id, run_id=run_id, result=result)
+            return
+        elif kind == "error":
+            # A failed turn keeps no partial reply (the session stores an error message).
+            yield RunErrorEvent(message=str(item.get("message")), code=str(item.get("code")))
+            return
+    yield RunErrorEvent(message="the reply stream ended early; send the run again", code="Ended")
+
+
+async def status_snapshot(
+    gateway: Gateway, principal: Principal, session_id: str
+) -> StateSnapshotEvent | None:
+    """A ``STATE_SNAPSHOT`` of the session status (``{"session": SessionStatus}``), if known."""
+    try:
+        status = await gateway.client.status(
+            session_id, tenant_id=principal.tenant_id, user_id=principal.user_id
+        )
+    except Exception as err:
+        log.warning("no status snapshot for %s: %s", session_id, err)
+        return None
+    return StateSnapshotEvent(snapshot={"session": status.model_dump(mode="json")})
+
+
+def error_event(err: GatewayError) -> RunErrorEvent:
+    """A refusal before the run started, as a ``RUN_ERROR`` (for the WebSocket transport)."""
+    return RunErrorEvent(message=err.message, code=err.code)
+
+
+def encode_sse(event: BaseEvent) -> str:
+    """One event as a Server-Sent Event (camelCase JSON, unset fields left out)."""
+    return f"data: {encode_json(event)}\n\n"
+
+
+def encode_json(event: BaseEvent) -> str:
+    """One event as JSON, as AG-UI sends it."""
+    return event.model_dump_json(by_alias=True, exclude_none=True)
