@@ -15,6 +15,9 @@ COPY workflows ./workflows
 COPY activities ./activities
 COPY worker ./worker
 COPY client ./client
+COPY gateway ./gateway
+COPY cli ./cli
+COPY webui ./webui
 RUN pip install . \
     && useradd --create-home --uid 10001 convoflow \
     && mkdir -p /data \

@@ -6,12 +6,12 @@ start it as a subprocess so its memory can be measured on its own.
 
 import asyncio
 import os
-import signal
 import sys
 
 from bench.floor import FloorWorkflow, floor_echo
 from models.settings import Settings
 from worker.client import connect_client
+from worker.lifecycle import stop_signals
 from worker.run import build_worker, open_memory_store
 
 
@@ -27,11 +27,7 @@ async def serve() -> None:
         extra_workflows=[FloorWorkflow],
         extra_activities=[floor_echo],
     )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    async with worker:
+    async with stop_signals() as stop, worker:
         sys.stdout.write("ready\n")
         sys.stdout.flush()
         await stop.wait()

@@ -1,4 +1,4 @@
-"""Clients of Convoflow sessions: ``SessionClient``, the ``convoflow`` CLI."""
+"""The Python client library of Convoflow sessions: ``SessionClient``."""
 
 from client.errors import (
     ConvoflowError,
@@ -6,7 +6,8 @@ from client.errors import (
     SessionNotFoundError,
     TurnFailedError,
 )
-from client.session_client import SessionClient, SessionInfo
+from client.listing import SessionInfo
+from client.session_client import SessionClient, Turn
 from client.streaming import Delta, StreamRestart
 
 __all__ = [
@@ -17,5 +18,6 @@ __all__ = [
     "SessionInfo",
     "SessionNotFoundError",
     "StreamRestart",
+    "Turn",
     "TurnFailedError",
 ]

@@ -3,6 +3,8 @@
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
+from models.refusals import Refusal
+
 
 class ConvoflowError(Exception):
     """Base of every error the Convoflow client raises."""
@@ -25,13 +27,28 @@ class SessionNotFoundError(ConvoflowError):
     """No session with that tenant and id exists."""
 
 
+CLIENT_ERRORS: dict[Refusal, type[ConvoflowError]] = {
+    Refusal.INVALID_MESSAGE: MessageRejectedError,
+    Refusal.SESSION_NOT_FOUND: SessionNotFoundError,
+    Refusal.SESSION_BUSY: MessageRejectedError,
+    Refusal.SESSION_CLOSING: MessageRejectedError,
+    Refusal.SESSION_CONTINUING: MessageRejectedError,
+    Refusal.UNKNOWN_MESSAGE: MessageRejectedError,
+    Refusal.DUPLICATE_MESSAGE: MessageRejectedError,
+    Refusal.TURN_FAILED: TurnFailedError,
+}
+"""The exception a client raises for every refusal kind."""
+
+
 def error_from_update(err: WorkflowUpdateFailedError) -> ConvoflowError:
     """Translate a failed update into the client error it stands for."""
     cause = err.cause
-    if isinstance(cause, ApplicationError):
-        if cause.type == "TurnFailed":
-            return TurnFailedError(cause.message)
-        if cause.type == "SessionNotFound":
-            return SessionNotFoundError("no such session")
-        return MessageRejectedError(cause.message, cause.type or "Rejected")
-    return ConvoflowError(str(cause or err))
+    if not isinstance(cause, ApplicationError):
+        return ConvoflowError(str(cause or err))
+    kind = Refusal(cause.type) if cause.type in set(Refusal) else None
+    error = CLIENT_ERRORS.get(kind) if kind is not None else MessageRejectedError
+    if error is SessionNotFoundError:
+        return SessionNotFoundError("no such session")
+    if error is TurnFailedError:
+        return TurnFailedError(cause.message)
+    return MessageRejectedError(cause.message, cause.type or "Rejected")

@@ -1,13 +1,10 @@
 """SessionClient: the typed async Python API for Convoflow sessions."""
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, TypeVar
 
-from pydantic import ValidationError
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
@@ -17,12 +14,7 @@ from temporalio.client import (
     WorkflowUpdateHandle,
     WorkflowUpdateStage,
 )
-from temporalio.client import (
-    WorkflowExecutionStatus as ExecutionStatus,
-)
 from temporalio.common import (
-    SearchAttributePair,
-    TypedSearchAttributes,
     WorkflowIDConflictPolicy,
 )
 from temporalio.service import RPCError, RPCStatusCode
@@ -33,26 +25,23 @@ from client.errors import (
     SessionNotFoundError,
     error_from_update,
 )
+from client.listing import SessionInfo, list_sessions
+from client.requests import build_message, search_attributes_for, session_input
 from client.streaming import Delta, StreamRestart, follow_turn
 from models import (
     ChatMessage,
     ChatReply,
+    Refusal,
     SessionConfig,
-    SessionInput,
     SessionStatus,
     SessionSummary,
-    parse_session_workflow_id,
     session_workflow_id,
-    validate_id,
 )
-from models import search_attributes as sa
 from models.settings import Settings
+from worker._compat import update_outcome_known
 from worker.client import connect_client
 from workflows.inbound import (
     SEND_MESSAGE,
-    InvalidMessageError,
-    describe_validation_error,
-    parse_inbound,
 )
 from workflows.session import SessionWorkflow
 
@@ -67,28 +56,30 @@ class _RejectionRetry:
 
 
 @dataclass(frozen=True)
-class SessionInfo:
-    """One session as listed by :meth:`SessionClient.list_sessions`."""
+class Turn:
+    """A streamed message the session accepted (see :meth:`SessionClient.start_turn`)."""
 
-    tenant_id: str
-    session_id: str
-    workflow_id: str
-    run_id: str | None
-    status: str
-    start_time: datetime | None
-    close_time: datetime | None
-    user_id: str | None
-    message_count: int | None
-    last_activity: datetime | None = None
+    sessions: "SessionClient"
+    handle: WorkflowUpdateHandle[ChatReply]
+    message_id: str
+
+    def events(self) -> AsyncIterator["Delta | StreamRestart | ChatReply"]:
+        """The reply's text as it is produced (:class:`Delta`; :class:`StreamRestart` when
+        a retried model attempt starts over), then the :class:`ChatReply`."""
+        return follow_turn(
+            self.sessions.temporal,
+            self.handle.workflow_id,
+            self.message_id,
+            self.sessions._reply(self.handle),
+        )
+
+    async def reply(self) -> ChatReply:
+        """Wait for the reply (raises :class:`TurnFailedError` if the turn failed)."""
+        return await self.sessions._reply(self.handle)
 
 
 MAX_SEND_ATTEMPTS = 40
 T = TypeVar("T")
-
-
-def new_message_id() -> str:
-    """A fresh idempotency key for a message."""
-    return uuid.uuid4().hex
 
 
 class SessionClient:
@@ -129,50 +120,13 @@ class SessionClient:
     ) -> WithStartWorkflowOperation[SessionWorkflow, SessionSummary]:
         return WithStartWorkflowOperation(
             SessionWorkflow.run,
-            self._session_input(session_id, tenant_id, user_id, config, initial_context),
+            session_input(self.settings, session_id, tenant_id, user_id, config, initial_context),
             id=session_workflow_id(tenant_id, session_id),
             task_queue=self.settings.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            search_attributes=self._search_attributes(tenant_id, user_id),
+            search_attributes=search_attributes_for(self.settings, tenant_id, user_id),
             static_summary=f"tenant {tenant_id} · session {session_id} · user {user_id or '-'}",
         )
-
-    def _session_input(
-        self,
-        session_id: str,
-        tenant_id: str,
-        user_id: str | None,
-        config: SessionConfig | None,
-        initial_context: dict[str, Any] | None,
-    ) -> SessionInput:
-        # Settings fill in what the caller's config leaves unset.
-        defaults = {
-            "model": self.settings.model,
-            "search_attributes": self.settings.search_attributes,
-        }
-        given = config or SessionConfig()
-        unset = {
-            name: value for name, value in defaults.items() if name not in given.model_fields_set
-        }
-        config = given.model_copy(update=unset)
-        return SessionInput(
-            session_id=validate_id("session id", session_id),
-            tenant_id=validate_id("tenant id", tenant_id),
-            user_id=validate_id("user id", user_id) if user_id is not None else None,
-            config=config,
-            initial_context=initial_context,
-        )
-
-    def _search_attributes(self, tenant_id: str, user_id: str | None) -> TypedSearchAttributes:
-        if not self.settings.search_attributes:
-            return TypedSearchAttributes.empty
-        pairs: list[SearchAttributePair[str]] = [
-            SearchAttributePair(sa.TENANT, tenant_id),
-            SearchAttributePair(sa.STATUS, "active"),
-        ]
-        if user_id is not None:
-            pairs.append(SearchAttributePair(sa.USER, user_id))
-        return TypedSearchAttributes(pairs)
 
     async def send(
         self,
@@ -191,7 +145,7 @@ class SessionClient:
         Safe to retry with the same ``message_id``: the session answers it once.
         Raises :class:`MessageRejectedError` or :class:`TurnFailedError`.
         """
-        message = self._message(
+        message = build_message(
             session_id, text, user_id, message_id, metadata, config, stream=False
         )
         retry = _RejectionRetry()
@@ -233,21 +187,51 @@ class SessionClient:
         and finally the :class:`ChatReply`, whose ``reply`` equals the deltas joined.
         Reconnect after a drop with :meth:`resume`.
         """
-        message = self._message(
+        turn = await self.start_turn(
+            session_id,
+            text,
+            tenant_id=tenant_id,
+            user_id=user_id,
+            message_id=message_id,
+            metadata=metadata,
+            config=config,
+            initial_context=initial_context,
+        )
+        async for item in turn.events():
+            yield item
+
+    async def start_turn(
+        self,
+        session_id: str,
+        text: str,
+        *,
+        tenant_id: str = "default",
+        user_id: str | None = None,
+        message_id: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        config: SessionConfig | None = None,
+        initial_context: dict[str, Any] | None = None,
+    ) -> "Turn":
+        """Deliver ``text`` as a streamed turn and return once the session accepted it.
+
+        Raises :class:`MessageRejectedError` (or :class:`SessionNotFoundError`) when the
+        session refuses it, after waiting out transient refusals; so a caller (the HTTP
+        gateway) can answer a refusal with a status before it starts streaming. Then
+        :meth:`Turn.events` yields the reply as it is produced.
+        """
+        message = build_message(
             session_id, text, user_id, message_id, metadata, config, stream=True
         )
         assert message.message_id is not None
         retry = _RejectionRetry()
         while True:
             handle = await self._start_turn(session_id, tenant_id, message, config, initial_context)
+            if not update_outcome_known(handle):
+                return Turn(self, handle, message.message_id)
             try:
-                async for item in follow_turn(
-                    self.temporal, handle.workflow_id, message.message_id, self._reply(handle)
-                ):
-                    yield item
-                return
+                await self._reply(handle)  # decided at once: refused, or a known duplicate
+                return Turn(self, handle, message.message_id)
             except MessageRejectedError as err:
-                # A refusal comes before any delta, so retrying repeats nothing.
                 await self._before_retry(retry, err, session_id, tenant_id)
 
     async def resume(
@@ -273,36 +257,6 @@ class SessionClient:
             self.temporal, handle.id, message_id, self._reply(update), after_offset
         ):
             yield item
-
-    def _message(
-        self,
-        session_id: str,
-        text: str,
-        user_id: str | None,
-        message_id: str | None,
-        metadata: dict[str, Any] | None,
-        config: SessionConfig | None,
-        *,
-        stream: bool,
-    ) -> ChatMessage:
-        """Build the message and check it as the session would, before anything is sent.
-
-        The limits are those of ``config`` (the config a new session would start with).
-        """
-        try:
-            message = ChatMessage(
-                message_id=message_id or new_message_id(),
-                message=text,
-                user_id=user_id,
-                metadata=metadata,
-                stream=stream,
-            )
-            parse_inbound(message, config or SessionConfig(), session_id, None)
-        except ValidationError as err:
-            raise MessageRejectedError(describe_validation_error(err), "InvalidMessage") from None
-        except InvalidMessageError as err:
-            raise MessageRejectedError(str(err), "InvalidMessage") from None
-        return message
 
     async def _start_turn(
         self,
@@ -334,12 +288,12 @@ class SessionClient:
         retry.attempts += 1
         if retry.attempts >= MAX_SEND_ATTEMPTS:
             raise ConvoflowError(f"session {session_id!r} stayed busy; message was not sent")
-        if error.kind == "SessionContinuing":
+        if error.kind == Refusal.SESSION_CONTINUING:
             # The run is handing over to its successor; the next try lands there.
             await asyncio.sleep(retry.delay)
             retry.delay = min(retry.delay * 2, 1.0)
             return
-        if error.kind == "SessionClosing" and not retry.waited_for_close:
+        if error.kind == Refusal.SESSION_CLOSING and not retry.waited_for_close:
             # The old run is archiving; once it completes a send opens a new run.
             retry.waited_for_close = True
             await self._wait_closed(session_id, tenant_id)
@@ -372,17 +326,17 @@ class SessionClient:
         initial_context: dict[str, Any] | None = None,
     ) -> str:
         """Queue ``text`` without waiting (signal-with-start); return its message id."""
-        message = self._message(
+        message = build_message(
             session_id, text, user_id, message_id, metadata, config, stream=False
         )
         await self.temporal.start_workflow(
             SessionWorkflow.run,
-            self._session_input(session_id, tenant_id, user_id, config, initial_context),
+            session_input(self.settings, session_id, tenant_id, user_id, config, initial_context),
             id=session_workflow_id(tenant_id, session_id),
             task_queue=self.settings.task_queue,
             start_signal="submit_message",
             start_signal_args=[message],
-            search_attributes=self._search_attributes(tenant_id, user_id),
+            search_attributes=search_attributes_for(self.settings, tenant_id, user_id),
             static_summary=f"tenant {tenant_id} · session {session_id} · user {user_id or '-'}",
         )
         assert message.message_id is not None
@@ -468,45 +422,10 @@ class SessionClient:
         With ``user_id``, only sessions whose user search attribute is that user (ownerless
         sessions never match); this needs the search attributes.
         """
-        clauses = ["WorkflowType = 'SessionWorkflow'"]
-        if tenant_id is not None:
-            validate_id("tenant id", tenant_id)
-            clauses.append(f"WorkflowId STARTS_WITH 'convoflow:{tenant_id}:'")
-        if user_id is not None:
-            validate_id("user id", user_id)
-            clauses.append(f"{sa.USER.name} = '{user_id}'")
-        if running_only:
-            clauses.append("ExecutionStatus = 'Running'")
-        else:
-            clauses.append("ExecutionStatus != 'ContinuedAsNew'")
-        query = " AND ".join(clauses)
-        seen: set[str] = set()
-        sessions: list[SessionInfo] = []
-        async for execution in self.temporal.list_workflows(query, limit=limit * 2):
-            if execution.id in seen:
-                continue
-            seen.add(execution.id)
-            try:
-                tenant, session = parse_session_workflow_id(execution.id)
-            except ValueError:
-                continue
-            attributes = execution.typed_search_attributes
-            status = execution.status
-            sessions.append(
-                SessionInfo(
-                    tenant_id=tenant,
-                    session_id=session,
-                    workflow_id=execution.id,
-                    run_id=execution.run_id,
-                    status=attributes.get(sa.STATUS)
-                    or (status.name.lower() if isinstance(status, ExecutionStatus) else "unknown"),
-                    start_time=execution.start_time,
-                    close_time=execution.close_time,
-                    user_id=attributes.get(sa.USER),
-                    message_count=attributes.get(sa.MESSAGE_COUNT),
-                    last_activity=attributes.get(sa.LAST_ACTIVITY),
-                )
-            )
-            if len(sessions) >= limit:
-                break
-        return sessions
+        return await list_sessions(
+            self.temporal,
+            tenant_id=tenant_id,
+            running_only=running_only,
+            limit=limit,
+            user_id=user_id,
+        )

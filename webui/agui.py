@@ -36,8 +36,8 @@ from ag_ui.core import (
 )
 from pydantic import ValidationError
 
-from client.auth import Principal
-from client.gateway import Gateway, GatewayError, Invocation
+from gateway import Gateway, GatewayError, Invocation
+from gateway.auth import Principal
 from models import InvalidIdError, validate_id
 
 log = logging.getLogger("convoflow.webui")

@@ -25,15 +25,15 @@ from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingR
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from client.auth import Principal
-from client.gateway import (
+from client.listing import SessionInfo
+from gateway import (
     Gateway,
     GatewayError,
     Invocation,
-    _start_stream,
     error_for,
+    start_stream,
 )
-from client.session_client import SessionInfo
+from gateway.auth import Principal
 from webui.agui import encode_json, encode_sse, error_event, parse_run_input, run_events
 
 log = logging.getLogger("convoflow.webui")
@@ -172,7 +172,7 @@ async def start_run(
     """Start an AG-UI run: its events, or the error response if the turn was refused."""
     try:
         await gateway.check_reuse(principal, invocation.session_id)
-        started = await _start_stream(gateway, principal, invocation)
+        started = await start_stream(gateway, principal, invocation)
     except Exception as err:
         return error_for(err).response()
     if isinstance(started, Response):

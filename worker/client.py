@@ -16,10 +16,10 @@ from temporalio.converter import (
 from temporalio.plugin import SimplePlugin
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.strands_agents import StrandsPlugin
-from temporalio.strands_agents._failure_converter import StrandsFailureConverter
 
 from activities.providers import ProviderFactory, model_factories
 from models.settings import Settings
+from worker._compat import StrandsFailureConverter
 from worker.codec import EncryptionCodec, codec_from_settings
 from worker.converter import SharedAdapterPydanticPayloadConverter
 

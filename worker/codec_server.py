@@ -13,15 +13,10 @@ bodies are accepted, so a cross-origin browser request always needs a CORS prefl
 only the configured origins pass.
 """
 
-import asyncio
-import contextlib
 import hmac
 import logging
-import signal
-import socket
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
-import uvicorn
 from google.protobuf import json_format
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -127,42 +122,3 @@ def build_codec_app(
     return Starlette(
         routes=[Route("/{path:path}", endpoint, methods=["GET", "POST", "OPTIONS"])],
     )
-
-
-class _Server(uvicorn.Server):
-    """uvicorn's server without its own signal handling: whoever runs it sets
-    ``should_exit`` (uvicorn's would re-raise SIGINT after a graceful stop)."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
-def codec_server(
-    app: Starlette, host: str = "127.0.0.1", port: int = DEFAULT_PORT
-) -> uvicorn.Server:
-    """A uvicorn server for ``app``: ``await server.serve()`` runs it until ``should_exit``."""
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
-    return _Server(config)
-
-
-async def serve_until_stopped(server: uvicorn.Server) -> None:
-    """Run ``server`` until SIGINT or SIGTERM, then stop gracefully."""
-    loop = asyncio.get_running_loop()
-    signals = (signal.SIGINT, signal.SIGTERM)
-    for signum in signals:
-        loop.add_signal_handler(signum, setattr, server, "should_exit", True)
-    try:
-        await server.serve()
-    finally:
-        for signum in signals:
-            loop.remove_signal_handler(signum)
-
-
-def bound_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
-    """A listening-ready socket (``port=0``: an ephemeral port) to pass to ``serve``."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    return sock

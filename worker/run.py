@@ -1,9 +1,7 @@
 """Running a session worker: workflow, model activities (via the plugin) and memory activities."""
 
-import asyncio
 import contextlib
 import logging
-import signal
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import timedelta
 from typing import Any
@@ -19,6 +17,7 @@ from activities.memory import (
 )
 from activities.providers import ProviderFactory, model_factories
 from models.settings import Settings
+from worker.lifecycle import stop_signals
 from workflows.session import SessionWorkflow
 
 log = logging.getLogger("convoflow.worker")
@@ -77,11 +76,7 @@ async def running_worker(
 
 async def run_worker(client: Client, settings: Settings) -> None:
     """Run a worker until SIGINT/SIGTERM, then shut down gracefully."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    async with running_worker(client, settings):
+    async with stop_signals() as stop, running_worker(client, settings):
         log.info(
             "worker polling task queue %r on %s (namespace %s)",
             settings.task_queue,

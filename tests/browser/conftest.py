@@ -6,6 +6,7 @@ Playwright never downloads its own. Without it these tests skip, saying why.
 
 import asyncio
 import contextlib
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,8 +16,12 @@ from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 from pydantic import SecretStr
 
 from client import SessionClient
-from client.gateway import build_gateway, serving
+from gateway import build_gateway
 from tests.integration.test_gateway import SECRET, token
+from worker.lifecycle import serving
+
+# A tenant of its own: other suites on the same dev server have users named bob too.
+TENANT = f"web-{uuid.uuid4().hex[:6]}"
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -111,7 +116,7 @@ class Web:
         page = await context.new_page()
         await page.goto(self.url + "/")
         if user is not None:
-            await page.locator("#token-input").fill(token(user, "acme"))
+            await page.locator("#token-input").fill(token(user, TENANT))
             await page.locator("#token-input").press("Enter")
             await page.locator("#who").filter(has_text=user).wait_for()
         return page
@@ -127,7 +132,7 @@ async def _serve(
             "gateway_rate_per_user": 1000.0,
             "gateway_burst": 1000,
             "gateway_max_prompt_chars": 2000,
-            "tenant": "acme",
+            "tenant": TENANT,
             "user": "devuser",
         }
     )
@@ -155,6 +160,6 @@ async def web(sessions: SessionClient, browser: Browser) -> AsyncIterator[Web]:
 
 @pytest.fixture(scope="module")
 async def dev_web(sessions: SessionClient, browser: Browser) -> AsyncIterator[Web]:
-    """The gateway in --insecure-dev mode: no tokens, everyone is acme/devuser."""
+    """The gateway in --insecure-dev mode: no tokens, everyone is TENANT/devuser."""
     async for running in _serve(sessions, browser, insecure_dev=True):
         yield running

@@ -7,7 +7,7 @@ from typing import Any
 from playwright.async_api import Page, expect
 
 from client import SessionClient
-from tests.browser.conftest import SCREENSHOTS, Web
+from tests.browser.conftest import SCREENSHOTS, TENANT, Web
 from tests.helpers import eventually
 
 LONG = " ".join(f"word{i}" for i in range(40))
@@ -67,7 +67,7 @@ async def test_reply_streams_in_and_survives_reload(web: Web) -> None:
     assert all(f"echo: {LONG}".startswith(text) for text in texts)
     assert [len(t) for t in texts] == sorted(len(t) for t in texts)
     await expect(page.locator("#status dd[data-field=status]")).to_have_text("active")
-    workflow = f"convoflow%3Aacme%3A{await session_id(page)}"
+    workflow = f"convoflow%3A{TENANT}%3A{await session_id(page)}"
     await expect(page.locator("#temporal-link")).to_have_attribute(
         "href", f"http://127.0.0.1:8233/namespaces/default/workflows/{workflow}"
     )
@@ -145,7 +145,7 @@ async def test_dropped_connection_resumes_without_loss_or_repeats(
     await expect(reply.locator(".note")).to_contain_text("Reconnecting")
     await expect(reply).to_have_attribute("data-state", "done", timeout=30_000)
     await expect(reply.locator(".body")).to_have_text(f"echo: {LONG}")
-    history = await sessions.history(await session_id(page), tenant_id="acme")
+    history = await sessions.history(await session_id(page), tenant_id=TENANT)
     assert [m.message for m in history] == [LONG, f"echo: {LONG}"]  # sent once, answered once
 
 
@@ -153,7 +153,7 @@ async def test_insecure_dev_needs_nothing_and_fits_a_phone(dev_web: Web, tmp_pat
     target = SCREENSHOTS if os.environ.get("CONVOFLOW_SCREENSHOTS") else tmp_path
     target.mkdir(parents=True, exist_ok=True)
     page = await dev_web.page(None)
-    await expect(page.locator("#who")).to_have_text("devuser @ acme")
+    await expect(page.locator("#who")).to_have_text(f"devuser @ {TENANT}")
     await expect(page.locator("#token-dialog")).to_be_hidden()
     text = "Hello! Here is **bold**, *italic* and `code`:\n- durable sessions\n- streamed replies"
     await send(page, text)

@@ -76,7 +76,7 @@ class WorkerProcess:
             self.process = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
-                "client.cli",
+                "cli.main",
                 "worker",
                 env=self.env,
                 stdout=log,

@@ -38,7 +38,7 @@ def worker_process(dev_address: str, tmp_path: Path) -> tuple[WorkerProcess, str
     async def start() -> AsyncIterator[asyncio.subprocess.Process]:
         log = (tmp_path / f"worker-{uuid.uuid4().hex[:4]}.log").open("wb")
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "client.cli", "worker", env=env, stdout=log, stderr=log
+            sys.executable, "-m", "cli.main", "worker", env=env, stdout=log, stderr=log
         )
         try:
             yield process

@@ -26,7 +26,7 @@ async def convoflow(sessions: SessionClient, *args: str) -> tuple[int, str, str]
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "client.cli",
+        "cli.main",
         *args,
         env=env,
         stdin=asyncio.subprocess.DEVNULL,

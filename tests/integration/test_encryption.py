@@ -31,7 +31,8 @@ from tests.helpers import eventually, new_session_id
 from tests.providers import TEST_PROVIDERS
 from worker.client import EncodedStrandsFailureConverter, connect_client
 from worker.codec import ENCODING, EncryptionCodec, KeyRing, write_new_key
-from worker.codec_server import bound_socket, build_codec_app, codec_server
+from worker.codec_server import build_codec_app
+from worker.lifecycle import bound_socket, serving
 from worker.replay import load_history, replay_histories
 from worker.run import running_worker
 
@@ -260,17 +261,8 @@ async def test_replayer_replays_the_encrypted_history_with_the_codec_settings(
 @pytest.fixture(scope="module")
 async def codec_url(encrypted: Encrypted) -> AsyncIterator[str]:
     app = build_codec_app(encrypted.codec, token=TOKEN, cors_origins=[UI_ORIGIN])
-    sock = bound_socket("127.0.0.1", 0)
-    port = sock.getsockname()[1]
-    server = codec_server(app, "127.0.0.1", port)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        await eventually(lambda: asyncio.sleep(0, server.started), bool, timeout=10)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
+    async with serving(app, "127.0.0.1", 0, lifespan="off") as url:
+        yield url
 
 
 def _body(payloads: list[Payload]) -> str:

@@ -23,11 +23,12 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from client import SessionClient
-from client.auth import make_token
-from client.gateway import build_gateway, serving
+from gateway import build_gateway
+from gateway.auth import make_token
 from models import SessionConfig, session_workflow_id
 from models.settings import Settings
 from tests.helpers import eventually, new_session_id
+from worker.lifecycle import serving
 
 SECRET = "gateway-test-secret-0123456789abcdef"
 OTHER_SECRET = "someone-else-entirely-0123456789abcdef"
@@ -466,7 +467,7 @@ async def test_cli_gateway_and_token_as_the_readme_shows(sessions: SessionClient
     made = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "client.cli",
+        "cli.main",
         "token",
         "--user",
         "carol",
@@ -482,7 +483,7 @@ async def test_cli_gateway_and_token_as_the_readme_shows(sessions: SessionClient
     server = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "client.cli",
+        "cli.main",
         "gateway",
         "--port",
         "0",

@@ -2,7 +2,7 @@
 
 Each example builds an argv (ids with separators, arbitrary unicode, control characters,
 huge strings, odd numbers), parses it with the real parser and runs the real command
-(``client.cli.run_command``) with ``--json``. What must hold:
+(``cli.main.run_command``) with ``--json``. What must hold:
 
 - argparse refusals exit 2; otherwise the command returns 0, 1 or 2 and never raises;
 - with ``--json`` the output is exactly one JSON document, errors included;
@@ -23,8 +23,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cli.main import run_command
+from cli.parser import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, build_parser
 from client import SessionClient
-from client.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, build_parser, run_command
 from models import InvalidIdError, SessionConfig, validate_id
 from models.settings import Settings
 from tests.faults import figures

@@ -23,11 +23,12 @@ from pydantic import SecretStr
 from temporalio.service import RPCError, RPCStatusCode
 
 from client import SessionClient
-from client.auth import make_token
-from client.gateway import GatewayError, Invocation, build_gateway, parse_invocation, serving
+from gateway import GatewayError, Invocation, build_gateway, parse_invocation
+from gateway.auth import make_token
 from models import InvalidIdError, SessionConfig, session_workflow_id, validate_id
 from tests.faults import figures
 from tests.property import strategies as s
+from worker.lifecycle import serving
 from workflows.inbound import InvalidMessageError, parse_inbound
 
 SECRET = "property-test-secret-0123456789abcdef"

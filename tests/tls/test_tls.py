@@ -18,8 +18,8 @@ import pytest
 from pydantic import SecretStr
 
 from client import SessionClient
-from client.auth import make_token
-from client.gateway import build_gateway, serving
+from gateway import build_gateway
+from gateway.auth import make_token
 from models.settings import Settings
 from tests.conftest import BIN
 from tests.helpers import new_session_id
@@ -34,6 +34,7 @@ from tests.tls.conftest import (
 from tests.tls.nginx import Proxy
 from worker.client import connect_client
 from worker.connection import ConnectionConfigError
+from worker.lifecycle import serving
 
 GATEWAY_SECRET = "tls-gateway-secret-0123456789abcdef"
 SESSION_HEADER = "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id"

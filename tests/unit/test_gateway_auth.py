@@ -15,7 +15,7 @@ from jwt.algorithms import RSAAlgorithm
 from jwt.utils import base64url_encode
 from pydantic import SecretStr
 
-from client.auth import (
+from gateway.auth import (
     AuthConfigError,
     AuthError,
     Principal,

@@ -10,8 +10,8 @@ from client.errors import (
     SessionNotFoundError,
     TurnFailedError,
 )
-from client.gateway import GatewayError, Invocation, error_for, parse_invocation
-from client.limits import MAX_TRACKED_USERS, RateLimiter, TurnGate, retry_after_header
+from gateway import GatewayError, Invocation, error_for, parse_invocation
+from gateway.limits import MAX_TRACKED_USERS, RateLimiter, TurnGate, retry_after_header
 from models import InvalidIdError
 
 

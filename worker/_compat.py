@@ -1,0 +1,19 @@
+"""Every use of a third-party private name, in one place, each with a test
+(``tests/unit/test_compat.py``) that fails loudly when the library changes it."""
+
+from typing import Any
+
+from temporalio.client import WorkflowUpdateHandle
+
+# Strands' failure converter (carries interrupts and Strands errors across activities) is
+# installed by the plugin but not exported; we subclass it to encode failure texts.
+from temporalio.strands_agents._failure_converter import StrandsFailureConverter
+
+__all__ = ["StrandsFailureConverter", "update_outcome_known"]
+
+
+def update_outcome_known(handle: WorkflowUpdateHandle[Any]) -> bool:
+    """Whether an update started with ``wait_for_stage=ACCEPTED`` came back already
+    decided. A validator's refusal comes back that way (its failure is the outcome), so an
+    update still undecided here was accepted; temporalio keeps the outcome privately."""
+    return getattr(handle, "_known_outcome", None) is not None
