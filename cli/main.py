@@ -63,14 +63,16 @@ async def _worker(settings: Settings) -> int:
 
 
 async def _dev(args: argparse.Namespace, settings: Settings) -> int:
-    async with dev_server(settings.data_dir, port=args.port, ui_port=args.ui_port) as server:
-        settings = settings.model_copy(update={"temporal_address": server.address})
+    async with dev_server(settings.memory.data_dir, port=args.port, ui_port=args.ui_port) as server:
+        settings = settings.updated(temporal_address=server.address)
         client = await connect_client(settings, metrics=True)
+        connection = settings.connection
         async with running_worker(client, settings):
             sys.stderr.write(
                 f"Temporal dev server at {server.address} (state in {server.db_path})\n"
-                f"Temporal UI: {server.ui_url}/namespaces/{settings.namespace}/workflows\n"
-                f"Worker on task queue {settings.task_queue!r}, model {settings.model!r}\n"
+                f"Temporal UI: {server.ui_url}/namespaces/{connection.namespace}/workflows\n"
+                f"Worker on task queue {connection.task_queue!r},"
+                f" model {settings.providers.model!r}\n"
             )
             if args.no_chat:
                 sys.stderr.write("Press Ctrl-C to stop.\n")
@@ -80,7 +82,7 @@ async def _dev(args: argparse.Namespace, settings: Settings) -> int:
                 await chat_loop(
                     SessionClient(client, settings),
                     args.session,
-                    tenant_id=settings.tenant,
+                    tenant_id=settings.cli.tenant,
                     user_id=_user(settings),
                 )
             sys.stderr.write("Stopping worker and dev server…\n")
@@ -133,7 +135,9 @@ async def run_command(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     except RuntimeError as err:
         if "connect" in str(err).lower():
-            address = getattr(args, "temporal_address", None) or Settings().temporal_address
+            address = (
+                getattr(args, "temporal_address", None) or Settings().connection.temporal_address
+            )
             _report_error(args, "ConnectionError", f"cannot reach Temporal at {address}: {err}")
             return EXIT_FAILED
         raise

@@ -31,6 +31,11 @@ def _connection_options() -> argparse.ArgumentParser:
     group = parent.add_argument_group("connection (defaults from CONVOFLOW_* env vars)")
     group.add_argument("--address", dest="temporal_address", help="Temporal host:port")
     group.add_argument("--namespace", help="Temporal namespace")
+    group.add_argument(
+        "--profile",
+        dest="temporal_profile",
+        help="profile of the Temporal TOML config (TLS, mTLS, API key; see README)",
+    )
     group.add_argument("--task-queue", dest="task_queue", help="worker task queue")
     group.add_argument("--data-dir", dest="data_dir", type=Path, help="data directory")
     group.add_argument("--model", help="model provider for new sessions (local, echo, ...)")
@@ -190,6 +195,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
     names = (
         "temporal_address",
         "namespace",
+        "temporal_profile",
         "task_queue",
         "data_dir",
         "model",
@@ -237,4 +243,4 @@ def _report_error(args: argparse.Namespace, kind: str, message: str) -> None:
 
 def _user(settings: Settings) -> str | None:
     """The CLI's user (``--user``/``CONVOFLOW_USER``), checked like every id."""
-    return None if settings.user is None else validate_id("user id", settings.user)
+    return None if settings.cli.user is None else validate_id("user id", settings.cli.user)

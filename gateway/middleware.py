@@ -73,7 +73,7 @@ class GuardMiddleware:
     ) -> tuple[Receive, Invocation]:
         """Read and check the body; return a ``receive`` that replays it, and the invocation."""
         settings = self.gateway.settings
-        limit = settings.gateway_max_body_bytes
+        limit = settings.gateway.gateway_max_body_bytes
         length = header_value(scope, "content-length")
         if length is not None and length.isdigit() and int(length) > limit:
             raise GatewayError(413, "PayloadTooLarge", f"request body is over {limit} bytes")
@@ -83,7 +83,7 @@ class GuardMiddleware:
         except (ValueError, UnicodeDecodeError) as err:
             raise GatewayError(400, "InvalidJson", f"body is not valid JSON: {err}") from None
         header_session = header_value(scope, SESSION_HEADER)
-        invocation = parser(payload, header_session, settings.gateway_max_prompt_chars)
+        invocation = parser(payload, header_session, settings.gateway.gateway_max_prompt_chars)
         replayed = False
 
         async def replay() -> Message:

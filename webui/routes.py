@@ -78,8 +78,8 @@ def mount_web_ui(app: BedrockAgentCoreApp, gateway: Gateway) -> None:
             {
                 "tenant_id": principal.tenant_id,
                 "user_id": principal.user_id,
-                "namespace": gateway.settings.namespace,
-                "temporal_ui_url": gateway.settings.temporal_ui_url.rstrip("/"),
+                "namespace": gateway.settings.connection.namespace,
+                "temporal_ui_url": gateway.settings.gateway.temporal_ui_url.rstrip("/"),
                 "sessions": found,
             }
         )
@@ -118,7 +118,7 @@ async def list_own_sessions(
     Ownerless sessions and other users' never appear. Running sessions carry their last
     message (a history query); finished ones only what the search attributes keep.
     """
-    if not gateway.settings.search_attributes:
+    if not gateway.settings.worker.search_attributes:
         return []  # without the attributes no session can be tied to its user
     client = gateway.client
     infos = await client.list_sessions(
@@ -235,12 +235,14 @@ async def serve_websocket(gateway: Gateway, websocket: WebSocket) -> None:
 def _admit(gateway: Gateway, text: str) -> Invocation:
     """Check one WebSocket input as the guard checks a ``POST /ag-ui`` body."""
     settings = gateway.settings
-    if len(text.encode("utf-8")) > settings.gateway_max_body_bytes:
+    if len(text.encode("utf-8")) > settings.gateway.gateway_max_body_bytes:
         raise GatewayError(
-            413, "PayloadTooLarge", f"request body is over {settings.gateway_max_body_bytes} bytes"
+            413,
+            "PayloadTooLarge",
+            f"request body is over {settings.gateway.gateway_max_body_bytes} bytes",
         )
     try:
         payload = json.loads(text)
     except ValueError as err:
         raise GatewayError(400, "InvalidJson", f"body is not valid JSON: {err}") from None
-    return parse_run_input(payload, None, settings.gateway_max_prompt_chars)
+    return parse_run_input(payload, None, settings.gateway.gateway_max_prompt_chars)

@@ -88,7 +88,7 @@ def encryption_plugin(settings: Settings) -> EncryptionPlugin | None:
     codec = codec_from_settings(settings)
     if codec is None:
         return None
-    return EncryptionPlugin(codec, encode_failures=settings.codec_encode_failures)
+    return EncryptionPlugin(codec, encode_failures=settings.codec.codec_encode_failures)
 
 
 class SharedAdapterConverterPlugin(SimplePlugin):
@@ -134,9 +134,9 @@ def metrics_runtime(settings: Settings) -> Runtime | None:
     Workers on clients built with it export the SDK's metrics (``temporal_*``) and the
     session workflow's own (``convoflow_*``, see ``workflows.metrics``) at ``/metrics``.
     """
-    if settings.metrics_port is None:
+    if settings.metrics.metrics_port is None:
         return None
-    address = f"{settings.metrics_host}:{settings.metrics_port}"
+    address = f"{settings.metrics.metrics_host}:{settings.metrics.metrics_port}"
     runtime = _METRICS_RUNTIMES.get(address)
     if runtime is None:
         runtime = Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=address)))

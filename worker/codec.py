@@ -169,14 +169,16 @@ def write_new_key(path: Path, key_id: str | None = None) -> KeyRing:
 
 def key_ring_from_settings(settings: Settings) -> KeyRing | None:
     """The key ring configured by ``codec_key_file`` or ``codec_keys``; None if neither."""
-    if settings.codec_key_file is not None and settings.codec_keys is not None:
+    if settings.codec.codec_key_file is not None and settings.codec.codec_keys is not None:
         raise CodecConfigError(
             "set either CONVOFLOW_CODEC_KEY_FILE or CONVOFLOW_CODEC_KEYS, not both"
         )
-    if settings.codec_key_file is not None:
-        return KeyRing.from_file(settings.codec_key_file.expanduser())
-    if settings.codec_keys is not None:
-        return KeyRing.from_json(settings.codec_keys.get_secret_value(), "CONVOFLOW_CODEC_KEYS")
+    if settings.codec.codec_key_file is not None:
+        return KeyRing.from_file(settings.codec.codec_key_file.expanduser())
+    if settings.codec.codec_keys is not None:
+        return KeyRing.from_json(
+            settings.codec.codec_keys.get_secret_value(), "CONVOFLOW_CODEC_KEYS"
+        )
     return None
 
 

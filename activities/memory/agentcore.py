@@ -862,13 +862,13 @@ class AgentCoreMemoryStore(MemoryStore):
 
 def open_agentcore_store(settings: Settings) -> AgentCoreMemoryStore:
     """The AgentCore store the settings describe (``CONVOFLOW_AGENTCORE_*``)."""
-    if not settings.agentcore_memory_id:
+    if not settings.memory.agentcore_memory_id:
         raise ValueError(
             "the agentcore memory backend needs a memory id: set CONVOFLOW_AGENTCORE_MEMORY_ID"
             " (and CONVOFLOW_AGENTCORE_REGION, default us-east-1)"
         )
     return AgentCoreMemoryStore(
-        settings.agentcore_memory_id,
-        region_name=settings.agentcore_region,
-        namespaces=settings.agentcore_namespaces,
+        settings.memory.agentcore_memory_id,
+        region_name=settings.memory.agentcore_region,
+        namespaces=settings.memory.agentcore_namespaces,
     )

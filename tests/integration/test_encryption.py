@@ -240,7 +240,7 @@ async def test_replayer_replays_the_encrypted_history_with_the_codec_settings(
     outcomes = await replay_histories([("live", history)], encrypted.settings)
     assert [(o.ok, o.error) for o in outcomes] == [(True, None)]
 
-    without_keys = encrypted.settings.model_copy(update={"codec_key_file": None})
+    without_keys = encrypted.settings.updated(codec_key_file=None)
     (outcome,) = await replay_histories([("live", history)], without_keys)
     assert not outcome.ok and outcome.error is not None
     assert "Unknown payload encoding binary/encrypted" in outcome.error

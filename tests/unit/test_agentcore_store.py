@@ -215,8 +215,8 @@ def test_memory_id_and_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     monkeypatch.setenv("CONVOFLOW_AGENTCORE_REGION", "eu-west-1")
     monkeypatch.setenv("CONVOFLOW_AGENTCORE_NAMESPACES", '{"fact": "/kb/{actorId}/facts/"}')
     settings = Settings()
-    assert settings.agentcore_memory_id == MEMORY_ID
-    assert settings.agentcore_region == "eu-west-1"
+    assert settings.memory.agentcore_memory_id == MEMORY_ID
+    assert settings.memory.agentcore_region == "eu-west-1"
     opened = open_agentcore_store(settings)
     assert opened.memory_id == MEMORY_ID and opened.region == "eu-west-1"
     assert opened.namespace_for(ALICE, "fact") == "/kb/t-acme:u-alice/facts/"
