@@ -80,7 +80,18 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--session", default="dev", help="session to chat in (default: dev)")
     dev.add_argument("--tenant", help="tenant id")
     dev.add_argument("--user", help="user id")
-    dev.add_argument("--no-chat", action="store_true", help="run server and worker only")
+    dev.add_argument("--no-chat", action="store_true", help="run the stack without the chat")
+    dev.add_argument(
+        "--gateway-port", type=int, default=8080, help="port of the gateway and chat page (8080)"
+    )
+    dev.add_argument("--no-gateway", action="store_true", help="do not start the gateway")
+    dev.add_argument(
+        "--codec-server",
+        action="store_true",
+        help="encrypt payloads (a dev key in the data dir unless CONVOFLOW_CODEC_KEY_FILE)"
+        " and start the codec server the Temporal UI decodes through",
+    )
+    dev.add_argument("--codec-port", type=int, default=8888, help="codec server port (8888)")
 
     commands.add_parser("worker", parents=[conn], help="run a session worker")
 

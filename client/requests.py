@@ -41,7 +41,8 @@ def build_message(
             metadata=metadata,
             stream=stream,
         )
-        parse_inbound(message, config or SessionConfig(), session_id, None)
+        # The caller checks its own message: as far as it knows, it is the owner.
+        parse_inbound(message, config or SessionConfig(), session_id, user_id)
     except ValidationError as err:
         raise MessageRejectedError(
             describe_validation_error(err), Refusal.INVALID_MESSAGE

@@ -155,9 +155,14 @@ class TokenVerifier:
             raise AuthError("invalid token: expired") from None
         except jwt.PyJWTError as err:
             raise AuthError(f"invalid token: {err}") from None
+        for name in ("exp", "nbf", "iat"):
+            # NumericDate (RFC 7519): a JSON number, never a string or a boolean.
+            value = claims.get(name)
+            if name in claims and (isinstance(value, bool) or not isinstance(value, int | float)):
+                raise AuthError(f"invalid token: claim {name!r} must be a NumericDate")
         try:
-            tenant = validate_id("tenant", str(claims[self.tenant_claim]))
-            user = validate_id("user", str(claims[self.user_claim]))
+            tenant = validate_id("tenant", claims[self.tenant_claim])
+            user = validate_id("user", claims[self.user_claim])
         except InvalidIdError:
             raise AuthError(
                 f"invalid token: claims {self.tenant_claim!r} and {self.user_claim!r} must be "

@@ -34,6 +34,8 @@ from gateway import (
     start_stream,
 )
 from gateway.auth import Principal
+from gateway.requests import json_body
+from models.limits import parse_count
 from webui.agui import encode_json, encode_sse, error_event, parse_run_input, run_events
 
 log = logging.getLogger("convoflow.webui")
@@ -105,9 +107,13 @@ def mount_web_ui(app: BedrockAgentCoreApp, gateway: Gateway) -> None:
 def _limit(raw: str | None) -> int:
     if raw is None:
         return DEFAULT_SESSIONS
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_SESSIONS:
+    try:
+        limit = parse_count(raw)
+    except ValueError:
+        limit = 0
+    if not 1 <= limit <= MAX_SESSIONS:
         raise GatewayError(400, "InvalidRequest", f"limit must be 1-{MAX_SESSIONS}")
-    return int(raw)
+    return limit
 
 
 async def list_own_sessions(
@@ -241,8 +247,5 @@ def _admit(gateway: Gateway, text: str) -> Invocation:
             "PayloadTooLarge",
             f"request body is over {settings.gateway.gateway_max_body_bytes} bytes",
         )
-    try:
-        payload = json.loads(text)
-    except ValueError as err:
-        raise GatewayError(400, "InvalidJson", f"body is not valid JSON: {err}") from None
+    payload = json_body(text)
     return parse_run_input(payload, None, settings.gateway.gateway_max_prompt_chars)

@@ -183,7 +183,7 @@ def test_ids_map_into_the_api_patterns_without_collisions(store: AgentCoreMemory
     assert agentcore_session_id("chat.1") == "s-chat_d1"
 
     tricky = ["a.b", "a_b", "a_db", "a_ub", "-a", ".a", "_a", "anonymous", "A", "a", "x" * 128]
-    tricky += ["." * 128, "_" * 128, "a" * 127 + ".", "a" * 127 + "_"]
+    tricky += ["." * 127 + "a", "_" * 128, "a" * 127 + ".", "a" * 127 + "_"]
     actors = {agentcore_actor_id(tenant, user) for tenant in tricky for user in [*tricky, None]}
     assert len(actors) == len(tricky) * (len(tricky) + 1)
     for actor in actors:
