@@ -119,6 +119,12 @@ class Settings(BaseSettings):
     metrics_port: int | None = Field(None, ge=0, le=65535, description="Serve /metrics here")
     metrics_host: str = Field("127.0.0.1", description="Metrics bind address (0.0.0.0 in Docker)")
 
+    # Steering a turn (cancel_turn): how often a running model call heartbeats, which is
+    # how it learns of a cancel; the worker's heartbeat throttle is set to the same value.
+    cancel_check_seconds: float = Field(
+        0.5, ge=0, description="Heartbeat interval of model calls (cancel latency); 0: off"
+    )
+
     @property
     def memory_db_path(self) -> Path:
         """SQLite file of the embedded memory store."""
