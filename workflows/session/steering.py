@@ -142,7 +142,11 @@ class Steering:
         """The model call of ``message``'s turn, cancellable; raises ``TURN_ERRORS``."""
         assert message.message_id is not None
         prompt = self.answered(message)
-        before = [m for m in self._state.messages if (m.seq or 0) < (prompt.seq or 0)]
+        messages = self._state.messages
+        if regenerating(message):  # what came before the message run again
+            before = [m for m in messages if (m.seq or 0) < (prompt.seq or 0)]
+        else:  # the window before the message just appended
+            before = messages[:-1]
         control = TurnControl(message.message_id, requested=self._requested == message.message_id)
         self._control = control
         try:
