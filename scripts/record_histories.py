@@ -170,8 +170,10 @@ async def cancelled_turn(sessions: SessionClient, session_id: str) -> None:
     """cancel_turn during a slow model stream (and a streamed one): the partial replies are
     kept, the queued message runs; a cancel with nothing running is a no-op."""
     config = SessionConfig(model="slow-echo")
+    # A first turn, so the status polling below never meets the session's first task.
+    await sessions.send(session_id, "hello", user_id="cy", config=config)
     words = " ".join(f"w{i}" for i in range(60))
-    waiting = asyncio.create_task(sessions.send(session_id, words, user_id="cy", config=config))
+    waiting = asyncio.create_task(sessions.send(session_id, words, user_id="cy"))
     await _turn_running(sessions, session_id)
     queued = asyncio.create_task(sessions.send(session_id, "after", user_id="cy"))
     await asyncio.sleep(0.5)

@@ -42,7 +42,7 @@ from models import (
 )
 from models.steering import CancelResult, SteerRequest
 from workflows.session.inbox import Inbox, Refused
-from workflows.session.options import cancelling, refusal
+from workflows.session.options import STEERING_PATCH, cancelling, refusal
 from workflows.session.state import RunState
 from workflows.session.turn import TURN_ERRORS, call_model
 
@@ -126,10 +126,10 @@ class Steering:
         )
 
     async def model_call(
-        self, message: ChatMessage, memories: list[MemoryRecord], *, steer: bool
+        self, message: ChatMessage, memories: list[MemoryRecord]
     ) -> tuple[ChatMessage, TokenUsage]:
-        """The turn's model call; without ``steer`` (histories from before) as it was."""
-        if not steer:
+        """The turn's model call: cancellable (patch ``steer-turns``; before it, as it was)."""
+        if not workflow.patched(STEERING_PATCH):
             return await call_model(self._session, self._state.messages[:-1], message, memories)
         result = await self.run_turn(message, memories)
         if cancelling():

@@ -33,7 +33,6 @@ from workflows.session.options import (
     CANCELLED,
     MEMORY_RETRY,
     MEMORY_TIMEOUT,
-    STEERING_PATCH,
     WATCH_HISTORY_PATCH,
     cancelling,
     refusal,
@@ -90,9 +89,7 @@ class SessionWorkflow(SteeringHandlers):
         """Answer messages until the session is closed or expires."""
         if input.carried is None:
             self._view.upsert_search_attributes(first=True)
-            restored = self._steering.seed(self._append) or (
-                await self._restore() if input.config.restore_messages else False
-            )
+            restored = self._steering.seed(self._append) or await self._restore()
             if input.initial_context and not restored:
                 self._append(context_message(input.initial_context))
         self._view.show()
@@ -175,10 +172,9 @@ class SessionWorkflow(SteeringHandlers):
         """Run one model turn for ``message`` and settle its outcome."""
         assert message.message_id is not None
         state = self._state
-        steer = workflow.patched(STEERING_PATCH)
         self._run.current = message
         self._view.set_step("processing", "calling the model", 30)
-        if not (steer and regenerating(message)):
+        if not regenerating(message):
             self._append(message)
         if message.stream:
             self._truncate_stream()
@@ -186,7 +182,7 @@ class SessionWorkflow(SteeringHandlers):
         failure: BaseException | None = None
         try:
             memories = await self._recorder.prepare(message)
-            reply, usage = await self._steering.model_call(message, memories, steer=steer)
+            reply, usage = await self._steering.model_call(message, memories)
             state.usage = add_usage(state.usage, usage)
             outcome = self._inbox.reply_for(self._append(reply))
         except TURN_ERRORS as err:
@@ -406,6 +402,8 @@ class SessionWorkflow(SteeringHandlers):
 
     async def _restore(self) -> bool:
         """A session that comes back (same id after it ended) resumes with its last messages."""
+        if not self._session.config.restore_messages:
+            return False
         restored = await self._recorder.restore()
         if restored:
             self._inbox.restore(restored)
