@@ -323,3 +323,29 @@ async def test_regenerate_in_a_fork_without_user_messages_is_refused(
     with pytest.raises(MessageRejectedError) as nothing:
         await slow.regenerate(target, user_id="fo")
     assert nothing.value.kind == "NothingToRegenerate"
+
+
+@pytest.mark.local_model
+async def test_cancel_stops_the_embedded_local_llm_mid_reply(slow: SessionClient) -> None:
+    session_id = new_session_id("cancel-local")
+    config = SessionConfig(model="local", system_prompt="You write long stories.")
+    deltas: list[str] = []
+    final: list[ChatReply] = []
+
+    async def follow() -> None:
+        prompt = "Write a very long story about a dragon who learns to fly over the sea."
+        async for item in slow.stream(session_id, prompt, user_id="lu", config=config):
+            if isinstance(item, Delta):
+                deltas.append(str(item))
+            elif isinstance(item, ChatReply):
+                final.append(item)
+
+    follower = asyncio.create_task(follow())
+    await eventually(lambda: asyncio.sleep(0, len(deltas)), lambda n: n >= 5, timeout=120)
+    result = await slow.cancel(session_id, user_id="lu")
+    await asyncio.wait_for(follower, timeout=30)
+    assert result.status == "cancelled", result
+    assert final[0].stop_reason == "cancelled" and final[0].reply == "".join(deltas)
+    assert final[0].reply.strip()
+    again = await slow.send(session_id, "Now say hello in one word.", user_id="lu")
+    assert again.reply.strip() and again.stop_reason in ("end_turn", "max_tokens")
