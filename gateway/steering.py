@@ -29,9 +29,13 @@ FORK_FIELDS = {"at", "to"}
 
 
 async def _json_body(request: Request) -> Any:
-    body = await request.body()
-    if len(body) > MAX_STEER_BODY:
-        raise GatewayError(413, "PayloadTooLarge", f"request body is over {MAX_STEER_BODY} bytes")
+    """The small JSON body of a steering route, read no further than its limit."""
+    too_large = GatewayError(413, "PayloadTooLarge", f"request body is over {MAX_STEER_BODY} bytes")
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_STEER_BODY:
+            raise too_large
     try:
         return json.loads(body) if body.strip() else {}
     except (ValueError, UnicodeDecodeError) as err:

@@ -109,6 +109,14 @@ async def test_gateway_cancel_regenerate_fork(slow: SessionClient, http: httpx.A
     assert stolen.status_code == 404 and stolen.json()["error"]["message"] == "no such session"
     bad = await http.post(f"/sessions/{session_id}/fork", json={"at": "x"}, headers=auth("gwen"))
     assert bad.status_code == 400
+    extra = {**fork, "user_id": "mallory"}  # the owner never comes from the body
+    refused = await http.post(f"/sessions/{session_id}/fork", json=extra, headers=auth("gwen"))
+    assert refused.status_code == 400
+    huge = {"at": 1, "to": "x" * 5000}
+    too_big = await http.post(f"/sessions/{session_id}/fork", json=huge, headers=auth("gwen"))
+    assert too_big.status_code == 413
+    with pytest.raises(SessionNotFoundError):
+        await slow.history(target)  # none of those started anything
     forked = await http.post(f"/sessions/{session_id}/fork", json=fork, headers=auth("gwen"))
     assert forked.status_code == 201, forked.text
     assert forked.json()["messages"] == 2 and forked.json()["user_id"] == "gwen"
