@@ -11,10 +11,12 @@ from client.errors import ConvoflowError, SessionNotFoundError
 from client.session_client import SessionClient
 from client.streaming import StreamRestart
 from models import ChatReply
+from worker.lifecycle import on_interrupt
 
 HELP = (
-    "Type a message and press Enter. Commands: /history, /status, /close, /quit "
-    "(Ctrl-D also quits; the session stays open until it expires)."
+    "Type a message and press Enter. Commands: /history, /status, /regenerate, /close, "
+    "/quit (Ctrl-D also quits; the session stays open until it expires). Ctrl-C while a "
+    "reply streams cancels it; a second Ctrl-C quits."
 )
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 
@@ -105,7 +107,44 @@ async def stream_reply(
             await waiting.__aexit__(None, None, None)
     out.write("\n")
     assert reply is not None
+    if reply.stop_reason == "cancelled":
+        out.write("(cancelled)\n")
     return reply
+
+
+async def steered_reply(
+    sessions: SessionClient,
+    session_id: str,
+    text: str,
+    tenant_id: str,
+    user_id: str | None,
+    out: TextIO,
+) -> None:
+    """:func:`stream_reply` where Ctrl-C cancels the turn (the partial reply is kept) and
+    a second Ctrl-C quits (``KeyboardInterrupt``)."""
+    turn = asyncio.create_task(stream_reply(sessions, session_id, text, tenant_id, user_id, out))
+    cancels: list[asyncio.Task[object]] = []
+
+    def interrupted() -> None:
+        if cancels:
+            turn.cancel()
+            return
+        out.write("\n(cancelling the turn; Ctrl-C again quits)\n")
+        out.flush()
+        cancel = sessions.cancel(session_id, tenant_id=tenant_id, user_id=user_id)
+        cancels.append(asyncio.ensure_future(cancel))
+
+    async with on_interrupt(interrupted):
+        try:
+            await turn
+        except asyncio.CancelledError:
+            if not turn.cancelled():
+                raise
+            raise KeyboardInterrupt from None
+        finally:
+            for cancel in cancels:
+                with contextlib.suppress(Exception):
+                    await cancel
 
 
 async def chat_loop(
@@ -138,10 +177,13 @@ async def chat_loop(
                 summary = await sessions.close(session_id, tenant_id=tenant_id)
                 out.write(f"closed after {summary.turns if summary else '?'} turns\n")
                 return
+            elif text == "/regenerate":
+                reply = await sessions.regenerate(session_id, tenant_id=tenant_id, user_id=user_id)
+                out.write(f"assistant> {reply.reply}\n")
             elif text in ("/help", "/?"):
                 out.write(HELP + "\n")
             else:
-                await stream_reply(sessions, session_id, text, tenant_id, user_id, out)
+                await steered_reply(sessions, session_id, text, tenant_id, user_id, out)
         except SessionNotFoundError:
             out.write("(no session yet: send a message to open it)\n")
         except ConvoflowError as err:

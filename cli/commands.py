@@ -93,7 +93,15 @@ async def _history(args: argparse.Namespace, sessions: SessionClient, settings: 
         sys.stdout.write(f"({messages[0].seq} earlier messages are in the memory store)\n")
     for message in messages:
         stamp = message.timestamp.isoformat(timespec="seconds") if message.timestamp else ""
-        sys.stdout.write(f"[{message.seq}] {stamp} {message.role}: {message.message}\n")
+        meta = message.metadata or {}
+        flag = (
+            " (alternative)"
+            if meta.get("alternative")
+            else " (cancelled)"
+            if meta.get("stop_reason") == "cancelled"
+            else ""
+        )
+        sys.stdout.write(f"[{message.seq}] {stamp} {message.role}{flag}: {message.message}\n")
     return EXIT_OK
 
 

@@ -39,6 +39,7 @@ from cli.parser import (
     build_parser,
     settings_from,
 )
+from cli.steering import cancel, fork, regenerate
 from client.errors import (
     ConvoflowError,
     MessageRejectedError,
@@ -88,6 +89,9 @@ async def run_command(args: argparse.Namespace) -> int:
             "close": _close,
             "sessions": _sessions,
             "chat": _chat,
+            "cancel": cancel,
+            "regenerate": regenerate,
+            "fork": fork,
         }
         sessions = await SessionClient.connect(settings)
         return await handlers[args.command](args, sessions, settings)

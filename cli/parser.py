@@ -135,6 +135,20 @@ def build_parser() -> argparse.ArgumentParser:
     close.add_argument("--reason", default="closed by request", help="why")
     close.add_argument("--no-wait", action="store_true", help="do not wait for the archive")
 
+    commands.add_parser(
+        "cancel", parents=[conn, _session_options()], help="cancel the running turn"
+    )
+    commands.add_parser(
+        "regenerate",
+        parents=[conn, _session_options()],
+        help="run the last message again, print the new reply",
+    )
+    fork = commands.add_parser(
+        "fork", parents=[conn, _session_options()], help="start a new session from this one"
+    )
+    fork.add_argument("--at", required=True, type=int, help="last message (seq) to copy")
+    fork.add_argument("--to", required=True, help="id of the new session")
+
     sessions = commands.add_parser("sessions", parents=[conn], help="list sessions")
     sessions.add_argument("--tenant", help="only this tenant")
     sessions.add_argument("--all", action="store_true", help="include finished sessions")

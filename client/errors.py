@@ -36,6 +36,8 @@ CLIENT_ERRORS: dict[Refusal, type[ConvoflowError]] = {
     Refusal.UNKNOWN_MESSAGE: MessageRejectedError,
     Refusal.DUPLICATE_MESSAGE: MessageRejectedError,
     Refusal.TURN_FAILED: TurnFailedError,
+    Refusal.NOTHING_TO_REGENERATE: MessageRejectedError,
+    Refusal.SESSION_EXISTS: MessageRejectedError,
 }
 """The exception a client raises for every refusal kind."""
 

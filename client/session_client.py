@@ -27,6 +27,7 @@ from client.errors import (
 )
 from client.listing import SessionInfo, list_sessions
 from client.requests import build_message, search_attributes_for, session_input
+from client.steering import SteeringClient
 from client.streaming import Delta, StreamRestart, follow_turn
 from models import (
     ChatMessage,
@@ -82,8 +83,9 @@ MAX_SEND_ATTEMPTS = 40
 T = TypeVar("T")
 
 
-class SessionClient:
-    """Send messages to sessions and read them back.
+class SessionClient(SteeringClient):
+    """Send messages to sessions and read them back; cancel, regenerate and fork
+    (:class:`client.steering.SteeringClient`).
 
     ``await SessionClient.connect()`` with no arguments uses the CLI's settings (the
     ``CONVOFLOW_*`` environment).

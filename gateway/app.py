@@ -11,7 +11,8 @@ same code deploys to AgentCore Runtime and runs locally (``convoflow gateway``, 
   drop the text so far), then ``{"type": "done", "reply": ..., "message_id": ...}`` or
   ``{"type": "error", "code": ..., "message": ...}``.
 - ``GET /ping``: ``Healthy``, or ``HealthyBusy`` while turns are in progress.
-- ``GET /sessions/{id}/history[?limit=N]`` and ``GET /sessions/{id}/status`` for UIs.
+- ``GET /sessions/{id}/history[?limit=N]`` and ``GET /sessions/{id}/status`` for UIs;
+  ``POST /sessions/{id}/cancel|regenerate|fork`` to steer (:mod:`gateway.steering`).
 
 Who is calling comes only from a verified bearer token (:mod:`gateway.auth`): its tenant
 picks the workflow id (``convoflow:{tenant}:{session}``) and its user is passed to every
@@ -58,6 +59,7 @@ from gateway.requests import (
     history_limit,
     parse_invocation,
 )
+from gateway.steering import mount_steering
 from models import ChatReply, validate_id
 from models import search_attributes as sa
 from models.settings import Settings
@@ -301,6 +303,7 @@ def build_gateway(
 
     app.add_route("/sessions/{session_id}/history", history, methods=["GET"])
     app.add_route("/sessions/{session_id}/status", status, methods=["GET"])
+    mount_steering(app, gateway)  # cancel, regenerate, fork
     from webui.routes import mount_web_ui  # the chat page and AG-UI (it imports this module)
 
     mount_web_ui(app, gateway)

@@ -52,6 +52,8 @@ HTTP_STATUS: dict[Refusal, int] = {
     Refusal.SESSION_CONTINUING: 409,
     Refusal.DUPLICATE_MESSAGE: 409,
     Refusal.TURN_FAILED: 502,
+    Refusal.NOTHING_TO_REGENERATE: 409,
+    Refusal.SESSION_EXISTS: 409,
 }
 """The HTTP status of every refusal kind (the body's ``code`` is the kind itself)."""
 

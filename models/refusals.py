@@ -27,6 +27,10 @@ class Refusal(StrEnum):
     """The id was received before but its reply is no longer available."""
     TURN_FAILED = "TurnFailed"
     """The model turn failed after its retries; the session recorded an error message."""
+    NOTHING_TO_REGENERATE = "NothingToRegenerate"
+    """A regenerate in a session without a user message to run again."""
+    SESSION_EXISTS = "SessionExists"
+    """A fork named a session id that is already taken."""
 
     @property
     def transient(self) -> bool:

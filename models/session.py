@@ -113,6 +113,9 @@ class SessionInput(BaseModel):
     config: SessionConfig = Field(default_factory=SessionConfig)
     initial_context: dict[str, Any] | None = None
     carried: SessionState | None = None
+    seed_messages: list[ChatMessage] | None = Field(
+        None, max_length=10_000, description="A fork's first messages (another session's)"
+    )
 
     @field_validator("initial_context")
     @classmethod

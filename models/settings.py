@@ -87,6 +87,12 @@ class ProviderSettings(_Role):
     openai_model_id: str = Field("gpt-4o-mini", description="Model name at the endpoint")
     openai_max_tokens: int = Field(2048, ge=1)
 
+    # Steering a turn (cancel_turn): how often a running model call heartbeats, which is
+    # how it learns of a cancel; the worker's heartbeat throttle is set to the same value.
+    cancel_check_seconds: float = Field(
+        0.5, ge=0, description="Heartbeat interval of model calls (cancel latency); 0: off"
+    )
+
 
 class MemorySettings(_Role):
     """The long-term memory backend and where embedded files live."""

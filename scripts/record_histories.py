@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from client import Delta, SessionClient, TurnFailedError
+from client import Delta, SessionClient, SessionNotFoundError, TurnFailedError
 from models import SessionConfig
 from models import search_attributes as sa
 from models.settings import Settings
@@ -158,6 +158,52 @@ async def issues_and_history_size(sessions: SessionClient, session_id: str) -> N
     await sessions.send(session_id, "still here", user_id="ivy")
 
 
+async def _turn_running(sessions: SessionClient, session_id: str) -> None:
+    while True:
+        with contextlib.suppress(SessionNotFoundError):
+            if (await sessions.status(session_id)).status == "processing":
+                return
+        await asyncio.sleep(0.02)
+
+
+async def cancelled_turn(sessions: SessionClient, session_id: str) -> None:
+    """cancel_turn during a slow model stream (and a streamed one): the partial replies are
+    kept, the queued message runs; a cancel with nothing running is a no-op."""
+    config = SessionConfig(model="slow-echo")
+    # A first turn, so the status polling below never meets the session's first task.
+    await sessions.send(session_id, "hello", user_id="cy", config=config)
+    words = " ".join(f"w{i}" for i in range(60))
+    waiting = asyncio.create_task(sessions.send(session_id, words, user_id="cy"))
+    await _turn_running(sessions, session_id)
+    queued = asyncio.create_task(sessions.send(session_id, "after", user_id="cy"))
+    await asyncio.sleep(0.5)
+    await sessions.cancel(session_id, user_id="cy")
+    await waiting
+    await queued
+    await sessions.cancel(session_id, user_id="cy")  # idle: a no-op answer
+
+    async def follow() -> None:
+        async for _ in sessions.stream(session_id, words, user_id="cy"):
+            pass
+
+    streamed = asyncio.create_task(follow())
+    await _turn_running(sessions, session_id)
+    await asyncio.sleep(0.5)
+    await sessions.cancel(session_id, user_id="cy")
+    await streamed
+    await sessions.send(session_id, "done", user_id="cy")
+
+
+async def regenerated(sessions: SessionClient, session_id: str) -> None:
+    """regenerate runs the last message again (the old reply kept as an alternative); the
+    next turn sees the new reply; a repeat of the message id gets the new reply."""
+    await sessions.send(session_id, "first", user_id="rae")
+    await sessions.send(session_id, "second", user_id="rae", message_id="q-2")
+    await sessions.regenerate(session_id, user_id="rae")
+    await sessions.send(session_id, "third", user_id="rae")
+    await sessions.send(session_id, "second", user_id="rae", message_id="q-2")
+
+
 SCENARIOS: dict[str, Scenario] = {
     "basic_turns": basic_turns,
     "signals_and_dedupe": signals_and_dedupe,
@@ -171,6 +217,8 @@ SCENARIOS: dict[str, Scenario] = {
     "memory_extraction": memory_extraction,
     "cancelled": cancelled,
     "issues_and_history_size": issues_and_history_size,
+    "cancelled_turn": cancelled_turn,
+    "regenerated": regenerated,
 }
 
 

@@ -28,6 +28,18 @@ async def stop_signals() -> AsyncIterator[asyncio.Event]:
             loop.remove_signal_handler(signum)
 
 
+@contextlib.asynccontextmanager
+async def on_interrupt(handler: Callable[[], None]) -> AsyncIterator[None]:
+    """Call ``handler`` on each SIGINT (Ctrl-C) while the block runs, instead of stopping
+    (the chat: the first Ctrl-C cancels the running turn). The default comes back after."""
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
+
+
 class _Server(uvicorn.Server):
     """uvicorn without its own signal handling: :func:`stop_signals` decides when to stop
     (uvicorn's would re-raise SIGINT after a graceful stop)."""

@@ -55,7 +55,17 @@ def build_worker(
         max_concurrent_activities=settings.worker.max_concurrent_activities,
         max_cached_workflows=settings.worker.max_cached_workflows,
         graceful_shutdown_timeout=timedelta(seconds=settings.worker.graceful_shutdown_seconds),
+        # A heartbeat (and so a cancel) reaches the server within cancel_check_seconds; the
+        # SDK's defaults (30-60 s) would let a cancelled model call run on that long.
+        max_heartbeat_throttle_interval=heartbeat_throttle(settings, timedelta(seconds=60)),
+        default_heartbeat_throttle_interval=heartbeat_throttle(settings, timedelta(seconds=30)),
     )
+
+
+def heartbeat_throttle(settings: Settings, default: timedelta) -> timedelta:
+    """How often heartbeats go to the server: ``cancel_check_seconds`` (0: the SDK default)."""
+    seconds = settings.providers.cancel_check_seconds
+    return timedelta(seconds=seconds) if seconds > 0 else default
 
 
 @contextlib.asynccontextmanager

@@ -41,7 +41,8 @@ def model_factories(
     providers = {**_PROVIDERS, **(extra or {})}
 
     def bind(name: str, factory: ProviderFactory) -> Callable[[], Model]:
-        return lambda: ValidatedStreamModel(factory(settings), name)
+        every = settings.providers.cancel_check_seconds
+        return lambda: ValidatedStreamModel(factory(settings), name, heartbeat_every=every)
 
     return {name: bind(name, factory) for name, factory in providers.items()}
 

@@ -19,6 +19,8 @@ from strands.types.tools import ToolSpec
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.providers.cancellation import answer_cancel
+
 T = TypeVar("T", bound=BaseModel)
 
 _STREAM_EVENT: TypeAdapter[StreamEvent] = TypeAdapter(StreamEvent)
@@ -34,10 +36,12 @@ def _describe(error: ValidationError) -> str:
 class ValidatedStreamModel(Model):
     """Wraps a provider so that only well-formed, complete streams come out of it."""
 
-    def __init__(self, inner: Model, provider: str) -> None:
-        """Validate the events of ``inner``, naming ``provider`` in errors."""
+    def __init__(self, inner: Model, provider: str, heartbeat_every: float = 0.0) -> None:
+        """Validate the events of ``inner``, naming ``provider`` in errors; in a model
+        activity, heartbeat every ``heartbeat_every`` seconds (so a cancel reaches it)."""
         self.inner = inner
         self.provider = provider
+        self.heartbeat_every = heartbeat_every
 
     def update_config(self, **model_config: Any) -> None:
         """Configure the wrapped provider."""
@@ -67,7 +71,8 @@ class ValidatedStreamModel(Model):
         """The wrapped stream, validated; in a turn nobody watches live, text deltas are
         joined (the activity's result, which history keeps, then reads as one reply text,
         its stop reason and usage instead of one object per word)."""
-        events = self._validated(messages, tool_specs, system_prompt, **kwargs)
+        validated = self._validated(messages, tool_specs, system_prompt, **kwargs)
+        events = answer_cancel(validated, self.heartbeat_every)
         if _streamed_live():
             async for event in events:
                 yield event

@@ -42,6 +42,7 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "CONVOFLOW_OPENAI_API_KEY": ("providers", "openai_api_key"),
     "CONVOFLOW_OPENAI_MODEL_ID": ("providers", "openai_model_id"),
     "CONVOFLOW_OPENAI_MAX_TOKENS": ("providers", "openai_max_tokens"),
+    "CONVOFLOW_CANCEL_CHECK_SECONDS": ("providers", "cancel_check_seconds"),
     "CONVOFLOW_CODEC_KEY_FILE": ("codec", "codec_key_file"),
     "CONVOFLOW_CODEC_KEYS": ("codec", "codec_keys"),
     "CONVOFLOW_CODEC_ENCODE_FAILURES": ("codec", "codec_encode_failures"),

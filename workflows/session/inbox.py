@@ -49,6 +49,10 @@ class Refused:
 Admission = Accepted | Duplicate | Refused
 
 
+def _newer(message: ChatMessage, than: ChatMessage) -> bool:
+    return (message.seq or 0) > (than.seq or 0)
+
+
 class Inbox:
     """Admits, queues and answers user messages of one session."""
 
@@ -99,6 +103,24 @@ class Inbox:
                 Refusal.SESSION_BUSY, f"session is busy: {queued} messages already waiting"
             )
         return Accepted(message)
+
+    def admit_steering(self, user_id: str | None, *, starts_turn: bool) -> Refused | None:
+        """Admission of a steering update (``cancel_turn``, ``regenerate``): the owner check
+        every update makes and, for one that starts a turn, the session's state."""
+        owner = self._session.user_id
+        if user_id is not None and owner is not None and user_id != owner:
+            return Refused(Refusal.SESSION_NOT_FOUND, "no such session")
+        if not starts_turn:
+            return None
+        if self._run.ending:
+            return Refused(Refusal.SESSION_CLOSING, "session is closing")
+        if self._run.draining:
+            return Refused(Refusal.SESSION_CONTINUING, "session is moving to a new run; try again")
+        if self._run.current is not None or self._state.pending:
+            return Refused(
+                Refusal.SESSION_BUSY, "a turn is running or waiting; try again after its reply"
+            )
+        return None
 
     def accept(self, message: ChatMessage) -> str:
         """Stamp and queue an admitted message; return its id."""
@@ -161,11 +183,13 @@ class Inbox:
         return self._reply_or_raise(self._outcome_of(answer), duplicate=duplicate)
 
     def find_local_reply(self, message_id: str) -> ChatMessage | None:
-        """The reply or error answering ``message_id`` among messages still in the workflow."""
+        """The reply or error answering ``message_id`` among messages still in the workflow
+        (the newest: a regenerated reply replaces the earlier one)."""
+        found: ChatMessage | None = None
         for message in (*self._state.messages, *self._unrecorded()):
-            if message.reply_to == message_id:
-                return message
-        return None
+            if message.reply_to == message_id and (found is None or _newer(message, found)):
+                found = message
+        return found
 
     def restore(self, restored: list[ChatMessage]) -> None:
         """Put an earlier session's last messages first in the window; queued messages they

@@ -16,6 +16,8 @@ WATCH_HISTORY_PATCH = "watch-history"
 """Every wake-up checks the history's size, not only the end of a turn."""
 ISSUE_ATTRIBUTES_PATCH = "issue-attributes"
 """Issues are counted in search attributes (ConvoflowIssueCount, ConvoflowLastIssueAt)."""
+STEERING_PATCH = "steer-turns"
+"""The model call runs in its own task (cancel_turn) and waits for a cancel to be answered."""
 
 CANCELLED = "cancelled"
 """The reason a session cancelled from Temporal ends with."""

@@ -7,6 +7,7 @@ from typing import Any
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
     from strands.types.exceptions import (
@@ -45,13 +46,21 @@ async def call_model(
     earlier: list[ChatMessage],
     message: ChatMessage,
     memories: list[MemoryRecord],
+    hooks: list[Any] | None = None,
 ) -> tuple[ChatMessage, TokenUsage]:
     """Ask the session's provider to answer ``message``; return the reply and its usage.
 
     ``earlier`` is the window before ``message``; the model sees its newest answered turns.
-    Raises one of ``TURN_ERRORS`` when the turn fails.
+    With ``hooks`` (steering: a turn that can be cancelled) a cancelled model call is
+    waited for, so its partial reply comes back. Raises one of ``TURN_ERRORS`` when the
+    turn fails.
     """
     config = session.config
+    cancellation = (
+        ActivityCancellationType.TRY_CANCEL
+        if hooks is None
+        else ActivityCancellationType.WAIT_CANCELLATION_COMPLETED
+    )
     agent = TemporalAgent(
         model=config.model,
         messages=model_messages(earlier, config.context_messages),
@@ -62,9 +71,11 @@ async def call_model(
         start_to_close_timeout=config.model_timeout,
         heartbeat_timeout=config.model_heartbeat_timeout,
         retry_policy=_retry_policy(config.model_max_attempts),
+        cancellation_type=cancellation,
         summary="model turn",
         streaming_topic=turn_topic(message.message_id or "") if message.stream else None,
         streaming_batch_interval=config.stream_batch_interval,
+        hooks=hooks,
     )
     try:
         result = await agent.invoke_async(message.message)

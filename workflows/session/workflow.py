@@ -40,14 +40,9 @@ from workflows.session.options import (
 )
 from workflows.session.recorder import Recorder
 from workflows.session.state import Outcome, RunState
+from workflows.session.steering import Steering, SteeringHandlers, regenerating
 from workflows.session.timers import watch_age, watch_idle
-from workflows.session.turn import (
-    TURN_ERRORS,
-    add_usage,
-    call_model,
-    context_message,
-    error_message,
-)
+from workflows.session.turn import TURN_ERRORS, add_usage, context_message, error_message
 from workflows.session.view import SessionView
 from workflows.stream import SessionStream
 from workflows.window import trim_to_count
@@ -62,7 +57,7 @@ with workflow.unsafe.imports_passed_through():
 # memory of each cached session (docs/BENCHMARKS.md). Determinism is kept by construction
 # (time, randomness and I/O only through ``workflow.*``) and checked by the replay tests.
 @workflow.defn(name="SessionWorkflow", sandboxed=False)
-class SessionWorkflow:
+class SessionWorkflow(SteeringHandlers):
     """A chat session: inbox -> model turn -> reply -> record -> trim -> timers."""
 
     @workflow.init
@@ -84,6 +79,7 @@ class SessionWorkflow:
             self._inbox.session_ref,
             self._extractor.start,
         )
+        self._steering = Steering(self._state, input, self._run, self._inbox)
         self._tasks: list[asyncio.Task[None]] = []
 
     # ----------------------------------------------------------------- the story
@@ -93,7 +89,7 @@ class SessionWorkflow:
         """Answer messages until the session is closed or expires."""
         if input.carried is None:
             self._view.upsert_search_attributes(first=True)
-            restored = await self._restore() if input.config.restore_messages else False
+            restored = self._steering.seed(self._append) or await self._restore()
             if input.initial_context and not restored:
                 self._append(context_message(input.initial_context))
         self._view.show()
@@ -152,7 +148,8 @@ class SessionWorkflow:
         while self._state.pending:
             message = self._inbox.next_message()
             self._run.current = message
-            self._append(message)
+            if not regenerating(message):
+                self._append(message)
             self._settle_unanswered(message, "the session was cancelled before this turn")
         while True:
             try:
@@ -163,7 +160,7 @@ class SessionWorkflow:
     def _settle_unanswered(self, message: ChatMessage, reason: str) -> None:
         """Answer ``message`` (already in the window) with an error, without a model call."""
         assert message.message_id is not None
-        self._append(error_message(message, reason))
+        self._append(error_message(self._steering.answered(message), reason))
         if message.stream:
             self._end_stream(message.message_id, reason)
         self._state.turns += 1
@@ -177,14 +174,15 @@ class SessionWorkflow:
         state = self._state
         self._run.current = message
         self._view.set_step("processing", "calling the model", 30)
-        self._append(message)
+        if not regenerating(message):
+            self._append(message)
         if message.stream:
             self._truncate_stream()
         outcome: Outcome
         failure: BaseException | None = None
         try:
             memories = await self._recorder.prepare(message)
-            reply, usage = await call_model(self._session, state.messages[:-1], message, memories)
+            reply, usage = await self._steering.model_call(message, memories)
             state.usage = add_usage(state.usage, usage)
             outcome = self._inbox.reply_for(self._append(reply))
         except TURN_ERRORS as err:
@@ -194,7 +192,7 @@ class SessionWorkflow:
             workflow.logger.warning(
                 "turn %s failed (%s): %s", message.message_id, type(err).__name__, reason
             )
-            self._append(error_message(message, reason))
+            self._append(error_message(self._steering.answered(message), reason))
             self._view.add_issue(f"turn {message.message_id} failed: {reason}")
             outcome = reason
         if message.stream:
@@ -404,6 +402,8 @@ class SessionWorkflow:
 
     async def _restore(self) -> bool:
         """A session that comes back (same id after it ended) resumes with its last messages."""
+        if not self._session.config.restore_messages:
+            return False
         restored = await self._recorder.restore()
         if restored:
             self._inbox.restore(restored)
