@@ -17,6 +17,7 @@ from activities.memory import (
 )
 from activities.providers import ProviderFactory, model_factories
 from models.settings import Settings
+from worker.deployment import deployment_version, worker_options
 from worker.lifecycle import stop_signals
 from workflows.session import SessionWorkflow
 
@@ -55,6 +56,7 @@ def build_worker(
         max_concurrent_activities=settings.max_concurrent_activities,
         max_cached_workflows=settings.max_cached_workflows,
         graceful_shutdown_timeout=timedelta(seconds=settings.graceful_shutdown_seconds),
+        **worker_options(settings),
     )
 
 
@@ -83,5 +85,8 @@ async def run_worker(client: Client, settings: Settings) -> None:
             settings.temporal_address,
             settings.namespace,
         )
+        version = deployment_version(settings)
+        if version is not None:
+            log.info("deployment version %s (sessions pinned)", version.to_canonical_string())
         await stop.wait()
         log.info("shutting down: finishing in-flight tasks")

@@ -16,6 +16,8 @@ WATCH_HISTORY_PATCH = "watch-history"
 """Every wake-up checks the history's size, not only the end of a turn."""
 ISSUE_ATTRIBUTES_PATCH = "issue-attributes"
 """Issues are counted in search attributes (ConvoflowIssueCount, ConvoflowLastIssueAt)."""
+UPGRADE_ON_CONTINUE_PATCH = "upgrade-on-continue"
+"""A pinned session whose deployment's current version changed continues-as-new onto it."""
 
 CANCELLED = "cancelled"
 """The reason a session cancelled from Temporal ends with."""

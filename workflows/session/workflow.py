@@ -48,6 +48,7 @@ from workflows.session.turn import (
     context_message,
     error_message,
 )
+from workflows.session.upgrade import continue_as_new, upgrade_due
 from workflows.session.view import SessionView
 from workflows.stream import SessionStream
 from workflows.window import trim_to_count
@@ -320,6 +321,7 @@ class SessionWorkflow:
             info.is_continue_as_new_suggested()
             or info.get_current_history_length() >= config.continue_as_new_events
             or info.get_current_history_size() >= config.continue_as_new_bytes
+            or upgrade_due()  # another worker version became current: move onto it
         )
 
     async def _drain(self) -> None:
@@ -345,7 +347,7 @@ class SessionWorkflow:
         self._truncate_stream()
         self._state.stream_state = self._stream.get_state()
         self._state.runs += 1
-        workflow.continue_as_new(self._session.model_copy(update={"carried": self._state}))
+        continue_as_new(self._session.model_copy(update={"carried": self._state}))
 
     async def _finish(self, status: Literal["expired", "closed"], reason: str) -> SessionSummary:
         """Archive the session and complete with its summary."""
