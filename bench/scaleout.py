@@ -238,7 +238,7 @@ async def verify(
     names = fleet.index_of()
     per_worker: collections.Counter[str] = collections.Counter()
     timeouts: collections.Counter[str] = collections.Counter()
-    retried = lost = duplicated = on_killed = taken_over = 0
+    retried = lost = duplicated = on_killed = taken_over = moved = 0
     for session_id in ids:
         handle = sessions.handle(session_id)
         workers = []
@@ -248,6 +248,7 @@ async def verify(
             workers.append(f"worker-{names.get(identity, identity)}")
             retried += attempt > 1
         per_worker.update(workers)
+        moved += len(set(workers)) > 1
         # Sessions worker-0 was serving when it died (its last answered turn ran there) with
         # turns still to come: every one of those must have been answered elsewhere.
         before = done_at_kill.get(session_id, turns)
@@ -264,6 +265,7 @@ async def verify(
         "workflow_task_timeouts": dict(timeouts),
         "sessions_on_worker_0_at_kill": on_killed,
         "sessions_continued_elsewhere": taken_over,
+        "sessions_on_several_workers": moved,
         "lost": lost,
         "duplicated": duplicated,
     }
