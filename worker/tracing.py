@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from opentelemetry.sdk.trace.export import (
     BatchSpanProcessor,
     SimpleSpanProcessor,
@@ -81,6 +81,7 @@ CONTENT_WORDS = (
 
 _provider: ReplaySafeTracerProvider | None = None
 _from_environment = False
+_processors: list[SpanProcessor] = []
 
 
 def allowed_attribute(key: str) -> bool:
@@ -145,9 +146,20 @@ def install_tracing(exporter: SpanExporter, *, batch: bool = True) -> ReplaySafe
         resource = Resource.create({"service.name": name, "process.pid": os.getpid()})
         _provider = create_tracer_provider(resource=resource)
         trace.set_tracer_provider(_provider)
-    processor = BatchSpanProcessor if batch else SimpleSpanProcessor
-    _provider.add_span_processor(processor(RedactingExporter(exporter)))
+    kind = BatchSpanProcessor if batch else SimpleSpanProcessor
+    processor = kind(RedactingExporter(exporter))
+    _provider.add_span_processor(processor)
+    _processors.append(processor)
     return _provider
+
+
+def stop_tracing() -> None:
+    """Shut every installed exporter down; clients made later get no tracing plugin.
+
+    For tests that share a process with others (the global provider itself stays).
+    """
+    while _processors:
+        _processors.pop().shutdown()
 
 
 def tracing_from_environment() -> ReplaySafeTracerProvider | None:
@@ -173,7 +185,7 @@ def tracing_from_environment() -> ReplaySafeTracerProvider | None:
 
 def tracing_plugin() -> OpenTelemetryPlugin | None:
     """The Temporal OpenTelemetry plugin when tracing is on (spans for every Temporal step)."""
-    if tracing_from_environment() is None:
+    if tracing_from_environment() is None or not _processors:
         return None
     return OpenTelemetryPlugin(add_temporal_spans=True)
 

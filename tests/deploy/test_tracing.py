@@ -7,7 +7,7 @@ nowhere in what is exported.
 """
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import httpx
@@ -23,18 +23,20 @@ from tests.helpers import eventually, new_session_id
 from worker.client import connect_client
 from worker.lifecycle import serving
 from worker.run import running_worker
-from worker.tracing import install_tracing
+from worker.tracing import install_tracing, stop_tracing
 
 SESSION_HEADER = "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id"
 TRACEPARENT = "00-{trace}-{span}-01"
 
 
 @pytest.fixture(scope="module")
-def exporter() -> InMemorySpanExporter:
-    """Spans of this process, redacted like OTLP export, kept in memory (synchronously)."""
+def exporter() -> Iterator[InMemorySpanExporter]:
+    """Spans of this process, redacted like OTLP export, kept in memory (synchronously);
+    stopped after this module so later tests run untraced."""
     memory = InMemorySpanExporter()
     install_tracing(memory, batch=False)
-    return memory
+    yield memory
+    stop_tracing()
 
 
 def chain(spans: Sequence[ReadableSpan], leaf: ReadableSpan) -> list[str]:
