@@ -177,3 +177,58 @@ async def test_deploy_moves_every_session_to_v2(versioned_address: str, tmp_path
     finally:
         await v1.stop()
         await v2.stop()
+
+
+@pytest.mark.timeout(300)
+async def test_a_turn_in_progress_finishes_on_v1_then_moves(
+    versioned_address: str, tmp_path: Path
+) -> None:
+    """The switch lands mid-turn: the turn is answered by v1 (never cut), and the session
+    moves right after it, without waiting for another message."""
+    address = versioned_address
+    deployment = f"convoflow-{uuid.uuid4().hex[:6]}"
+    queue = f"deploy-{uuid.uuid4().hex[:6]}"
+    settings = make_settings(address, tmp_path, task_queue=queue)
+    sessions = SessionClient(await connect_client(settings), settings)
+    workers = {
+        build_id: WorkerProcess(
+            address,
+            queue,
+            tmp_path,
+            tmp_path,
+            echo_delay_ms=150,  # a 20-word echo takes ~3 s
+            extra_env={"CONVOFLOW_DEPLOYMENT_NAME": deployment, "CONVOFLOW_BUILD_ID": build_id},
+        )
+        for build_id in ("v1", "v2")
+    }
+    try:
+        for build_id, process in workers.items():
+            await process.start()
+            await eventually(
+                lambda b=build_id: version_info(address, deployment, b),  # type: ignore[misc]
+                lambda i: i is not None,
+                timeout=30,
+            )
+            if build_id == "v1":
+                await set_current(address, deployment, "v1")
+                session_id = new_session_id("midturn")
+                await sessions.send(session_id, "hi", user_id="u", config=SessionConfig())
+        long_text = " ".join(f"word{n}" for n in range(20))
+        turn = asyncio.create_task(sessions.send(session_id, long_text, user_id="u"))
+        await asyncio.sleep(1.0)  # the model call is streaming on v1
+        assert not turn.done()
+        await set_current(address, deployment, "v2")
+        reply = await turn
+        assert reply.reply == f"echo: {long_text}"
+        await eventually(
+            lambda: pinned_to(sessions, session_id),
+            lambda pinned: pinned[0] == "v2",
+            timeout=30,
+        )
+        assert await failed_tasks(sessions, session_id) == (0, 2)
+        history = await sessions.history(session_id)
+        assert [m.message for m in history if m.role == "user"] == ["hi", long_text]
+        assert_well_formed(history)
+    finally:
+        for process in workers.values():
+            await process.stop()
