@@ -18,7 +18,7 @@ COPY client ./client
 COPY gateway ./gateway
 COPY cli ./cli
 COPY webui ./webui
-RUN pip install . \
+RUN pip install ".[tracing]" \
     && useradd --create-home --uid 10001 convoflow \
     && mkdir -p /data \
     && chown convoflow /data

@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from bench import scaleout_report
 from bench.harness import RESULTS
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -120,6 +121,7 @@ def render() -> str:
         ("long", _long),
         ("streaming", _streaming),
         ("recall", _recall),
+        ("scaleout", scaleout_report.scaleout),
     ]
     for name, writer in sections:
         document = _load(name)
@@ -133,6 +135,7 @@ def render() -> str:
             f" · {machine['cpu']}, {machine['cores']} cores, Python {machine['python']}",
             "",
         ]
+    lines += scaleout_report.tuning()
     lines += [FINDINGS]
     return "\n".join(lines) + "\n"
 

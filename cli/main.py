@@ -51,11 +51,13 @@ from models import InvalidIdError
 from models.settings import Settings
 from worker.client import connect_client
 from worker.codec import CodecConfigError
+from worker.deployment import DeploymentConfigError, deployment_version
 from worker.dev_server import DevServerError
 from worker.run import run_worker
 
 
 async def _worker(settings: Settings) -> int:
+    deployment_version(settings)  # a half-configured deployment fails before connecting
     client = await connect_client(settings, metrics=True)
     await run_worker(client, settings)
     return EXIT_OK
@@ -101,6 +103,7 @@ async def run_command(args: argparse.Namespace) -> int:
         UsageError,
         ValidationError,
         CodecConfigError,
+        DeploymentConfigError,
     ) as err:
         kind = err.kind if isinstance(err, MessageRejectedError) else type(err).__name__
         _report_error(args, kind, str(err))

@@ -64,6 +64,31 @@ def _session_options(with_json: bool = True) -> argparse.ArgumentParser:
     return parent
 
 
+def _worker_options(worker: argparse.ArgumentParser) -> None:
+    """Worker Versioning and tuning flags of ``convoflow worker`` (docs/OPERATIONS.md)."""
+    deploy = worker.add_argument_group("worker versioning (unset: unversioned)")
+    deploy.add_argument(
+        "--deployment-name", dest="deployment_name", help="Worker Deployment to join"
+    )
+    deploy.add_argument("--build-id", dest="build_id", help="build id of this worker's version")
+    tuning = worker.add_argument_group("tuning (docs/BENCHMARKS.md)")
+    tuning.add_argument(
+        "--max-cached-workflows", dest="max_cached_workflows", type=int, help="sticky cache size"
+    )
+    tuning.add_argument(
+        "--workflow-pollers", dest="workflow_task_pollers", type=int, help="workflow task polls"
+    )
+    tuning.add_argument(
+        "--activity-pollers", dest="activity_task_pollers", type=int, help="activity task polls"
+    )
+    tuning.add_argument(
+        "--sticky-ratio",
+        dest="nonsticky_to_sticky_poll_ratio",
+        type=float,
+        help="non-sticky per sticky workflow polls (0.2)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full ``convoflow`` argument parser."""
     conn = _connection_options()
@@ -93,7 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dev.add_argument("--codec-port", type=int, default=8888, help="codec server port (8888)")
 
-    commands.add_parser("worker", parents=[conn], help="run a session worker")
+    worker = commands.add_parser("worker", parents=[conn], help="run a session worker")
+    _worker_options(worker)
 
     send = commands.add_parser(
         "send", parents=[conn, _session_options()], help="send a message, print the reply"
@@ -228,8 +254,15 @@ def settings_from(args: argparse.Namespace) -> Settings:
         "echo_delay_ms",
         "local_model_path",
         "codec_key_file",
+        "deployment_name",
+        "build_id",
+        "workflow_task_pollers",
+        "activity_task_pollers",
+        "nonsticky_to_sticky_poll_ratio",
     )
     overrides = {name: getattr(args, name) for name in names if getattr(args, name, None)}
+    if getattr(args, "max_cached_workflows", None) is not None:  # 0 is a valid size
+        overrides["max_cached_workflows"] = args.max_cached_workflows
     for flag, field in (("tenant", "tenant"), ("user", "user")):
         if getattr(args, flag, None):
             overrides[field] = getattr(args, flag)

@@ -41,6 +41,7 @@ from models import (
 from models.settings import Settings
 from worker._compat import update_outcome_known
 from worker.client import connect_client
+from worker.tracing import turn_span
 from workflows.inbound import (
     SEND_MESSAGE,
 )
@@ -150,6 +151,17 @@ class SessionClient(SteeringClient):
         message = build_message(
             session_id, text, user_id, message_id, metadata, config, stream=False
         )
+        with turn_span("convoflow.send", tenant_id, session_id, message.message_id):
+            return await self._send(message, session_id, tenant_id, config, initial_context)
+
+    async def _send(
+        self,
+        message: ChatMessage,
+        session_id: str,
+        tenant_id: str,
+        config: SessionConfig | None,
+        initial_context: dict[str, Any] | None,
+    ) -> ChatReply:
         retry = _RejectionRetry()
         while True:
             operation = self._start_operation(
@@ -224,6 +236,18 @@ class SessionClient(SteeringClient):
         message = build_message(
             session_id, text, user_id, message_id, metadata, config, stream=True
         )
+        assert message.message_id is not None
+        with turn_span("convoflow.start_turn", tenant_id, session_id, message.message_id):
+            return await self._deliver(message, session_id, tenant_id, config, initial_context)
+
+    async def _deliver(
+        self,
+        message: ChatMessage,
+        session_id: str,
+        tenant_id: str,
+        config: SessionConfig | None,
+        initial_context: dict[str, Any] | None,
+    ) -> "Turn":
         assert message.message_id is not None
         retry = _RejectionRetry()
         while True:

@@ -64,6 +64,7 @@ from models import ChatReply, validate_id
 from models import search_attributes as sa
 from models.settings import Settings
 from worker.lifecycle import serve_until_stopped
+from worker.tracing import SpanKind, turn_span
 
 log = logging.getLogger("convoflow.gateway")
 
@@ -258,20 +259,33 @@ def build_gateway(
         """One turn: a JSON reply, or (``stream``) an async generator of SSE payloads."""
         try:
             principal, invocation = _state(context)
-            await gateway.check_reuse(principal, invocation.session_id)
-            if invocation.stream:
-                return await start_stream(gateway, principal, invocation)
-            reply = await gateway.client.send(
-                invocation.session_id,
-                invocation.prompt,
-                tenant_id=principal.tenant_id,
-                user_id=principal.user_id,
-                message_id=invocation.message_id,
-            )
-            gateway.remember_owner(principal, invocation.session_id)
-            return JSONResponse(reply.model_dump(mode="json"))
         except Exception as err:
             return error_for(err).response()
+        # The request's span (continuing a caller's W3C trace): the turn's trace root.
+        headers = dict(context.request.headers) if context.request is not None else {}
+        with turn_span(
+            "POST /invocations",
+            principal.tenant_id,
+            invocation.session_id,
+            invocation.message_id,
+            kind=SpanKind.SERVER,
+            carrier=headers,
+        ):
+            try:
+                await gateway.check_reuse(principal, invocation.session_id)
+                if invocation.stream:
+                    return await start_stream(gateway, principal, invocation)
+                reply = await gateway.client.send(
+                    invocation.session_id,
+                    invocation.prompt,
+                    tenant_id=principal.tenant_id,
+                    user_id=principal.user_id,
+                    message_id=invocation.message_id,
+                )
+                gateway.remember_owner(principal, invocation.session_id)
+                return JSONResponse(reply.model_dump(mode="json"))
+            except Exception as err:
+                return error_for(err).response()
 
     async def history(request: Request) -> Response:
         principal: Principal = request.state.principal

@@ -50,6 +50,24 @@ class WorkerSettings(_Role):
     max_cached_workflows: int = Field(1000, ge=0, description="Sticky cache size")
     graceful_shutdown_seconds: float = Field(10.0, ge=0)
 
+    # Worker Versioning: with a deployment name and a build id the worker joins that Worker
+    # Deployment and sessions are pinned to its version; without them it is unversioned.
+    deployment_name: str | None = Field(
+        None, description="Worker Deployment this worker joins (unset: unversioned)"
+    )
+    build_id: str | None = Field(
+        None, description="Build id of this worker's version (required with deployment_name)"
+    )
+    # Poller tuning (defaults: the SDK's): sticky and non-sticky workflow pollers, activity ones.
+    workflow_task_pollers: int = Field(5, ge=2, description="Concurrent workflow task polls")
+    activity_task_pollers: int = Field(5, ge=1, description="Concurrent activity task polls")
+    nonsticky_to_sticky_poll_ratio: float = Field(
+        0.2, gt=0, description="Non-sticky polls per sticky poll of workflow tasks"
+    )
+    sticky_schedule_to_start_seconds: float = Field(
+        10.0, gt=0, description="How long a task waits for its sticky worker before any worker"
+    )
+
 
 class CliSettings(_Role):
     """Whom the CLI's session commands act for."""

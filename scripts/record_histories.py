@@ -204,6 +204,49 @@ async def regenerated(sessions: SessionClient, session_id: str) -> None:
     await sessions.send(session_id, "second", user_id="rae", message_id="q-2")
 
 
+async def set_current_version(address: str, deployment: str, build_id: str) -> None:
+    """``temporal worker deployment set-current-version``, retried until the version's
+    workers have registered (the server refuses a version nobody polls)."""
+    binary = Path(sys.executable).parent / "temporal"
+    for _ in range(100):
+        process = await asyncio.create_subprocess_exec(
+            *(str(binary), "worker", "deployment", "set-current-version", "--yes"),
+            *("--address", address, "--deployment-name", deployment, "--build-id", build_id),
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        if await process.wait() == 0:
+            return
+        await asyncio.sleep(0.2)
+    raise RuntimeError(f"could not make {deployment}.{build_id} current")
+
+
+async def upgrade_to_new_version(client: Client, settings: Settings, out: Path) -> list[Path]:
+    """Worker Versioning: a session pinned to v1 continues-as-new onto v2 after v2 becomes
+    current (patch upgrade-on-continue), carrying its state; v2 answers the next turn."""
+    name, session_id = "upgrade_to_new_version", "upgrade-to-new-version"
+    versioned = settings.updated(
+        task_queue=f"record-{uuid.uuid4().hex[:6]}", deployment_name="record"
+    )
+    sessions = SessionClient(client, versioned)
+    v1 = versioned.updated(build_id="v1")
+    v2 = versioned.updated(build_id="v2")
+    async with running_worker(client, v1, TEST_PROVIDERS):
+        await set_current_version(settings.connection.temporal_address, "record", "v1")
+        await sessions.send(session_id, "on v1", user_id="vera")
+        await sessions.send(session_id, "still v1", user_id="vera")
+        async with running_worker(client, v2, TEST_PROVIDERS):
+            await set_current_version(settings.connection.temporal_address, "record", "v2")
+            await sessions.send(session_id, "the turn that moves", user_id="vera")
+            await asyncio.sleep(1.0)  # the continue-as-new onto v2
+            await sessions.send(session_id, "on v2", user_id="vera")
+            await asyncio.sleep(1.0)
+    return await save_runs(client, sessions.handle(session_id).id, out, name)
+
+
+# Scenarios that run their own workers (not the shared unversioned one).
+OWN_WORKERS = {"upgrade_to_new_version": upgrade_to_new_version}
+
 SCENARIOS: dict[str, Scenario] = {
     "basic_turns": basic_turns,
     "signals_and_dedupe": signals_and_dedupe,
@@ -265,6 +308,10 @@ async def record(out: Path, only: list[str]) -> None:
                     await scenario(sessions, session_id)
                     await asyncio.sleep(1.0)  # let trailing record activities finish
                     paths = await save_runs(client, sessions.handle(session_id).id, out, name)
+                    print(f"{name}: {', '.join(p.name for p in paths)}")
+            for name, own in OWN_WORKERS.items():
+                if not only or name in only:
+                    paths = await own(client, settings, out)
                     print(f"{name}: {', '.join(p.name for p in paths)}")
     finally:
         await env.shutdown()

@@ -20,6 +20,7 @@ from worker._compat import StrandsFailureConverter
 from worker.codec import EncryptionCodec, codec_from_settings
 from worker.converter import SharedAdapterPydanticPayloadConverter
 from worker.failures import ENCODED_FAILURE_CONVERTERS, SessionFailureConverter
+from worker.tracing import tracing_plugin
 
 log = logging.getLogger("convoflow.client")
 
@@ -102,7 +103,8 @@ class SharedAdapterConverterPlugin(SimplePlugin):
 def client_plugins(
     settings: Settings, extra_providers: dict[str, ProviderFactory] | None = None
 ) -> list[SimplePlugin]:
-    """Every client plugin, in order: Strands, the converter cache, encryption (if keys)."""
+    """Every client plugin, in order: Strands, the converter cache, encryption (if keys),
+    OpenTelemetry (if tracing is on)."""
     plugins: list[SimplePlugin] = [
         strands_plugin(settings, extra_providers),
         SharedAdapterConverterPlugin(),
@@ -110,6 +112,9 @@ def client_plugins(
     encryption = encryption_plugin(settings)
     if encryption is not None:
         plugins.append(encryption)
+    tracing = tracing_plugin()  # on with OTEL_EXPORTER_OTLP_ENDPOINT (worker.tracing)
+    if tracing is not None:
+        plugins.append(tracing)
     return plugins
 
 

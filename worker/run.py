@@ -17,6 +17,7 @@ from activities.memory import (
 )
 from activities.providers import ProviderFactory, model_factories
 from models.settings import Settings
+from worker.deployment import deployment_version, worker_options
 from worker.lifecycle import stop_signals
 from workflows.session import SessionWorkflow
 
@@ -59,6 +60,7 @@ def build_worker(
         # SDK's defaults (30-60 s) would let a cancelled model call run on that long.
         max_heartbeat_throttle_interval=heartbeat_throttle(settings, timedelta(seconds=60)),
         default_heartbeat_throttle_interval=heartbeat_throttle(settings, timedelta(seconds=30)),
+        **worker_options(settings),
     )
 
 
@@ -93,5 +95,8 @@ async def run_worker(client: Client, settings: Settings) -> None:
             settings.connection.temporal_address,
             settings.connection.namespace,
         )
+        version = deployment_version(settings)
+        if version is not None:
+            log.info("deployment version %s (sessions pinned)", version.to_canonical_string())
         await stop.wait()
         log.info("shutting down: finishing in-flight tasks")

@@ -20,8 +20,10 @@ SERVICES = {
     "register-search-attributes",
     "worker",
     "gateway",
+    "jaeger",
 }
 OURS = ("worker", "gateway")
+OTEL_VARIABLES = {"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_SERVICE_NAME"}
 
 
 @pytest.fixture(scope="module")
@@ -84,13 +86,15 @@ def test_our_services_use_only_real_settings(compose: dict[str, Any]) -> None:
         assert service["build"] == "." and service["image"] == "convoflow:latest"
         assert service["command"][:2] == ["convoflow", name]
         for key in env_of(service):
+            if key in OTEL_VARIABLES:  # OpenTelemetry's own (worker.tracing)
+                continue
             assert key.startswith(prefix), key
             assert key[len(prefix) :].lower() in fields, f"{name}: {key} is not a setting"
         env = Settings.model_validate(
             {
                 key[len(prefix) :].lower(): value
                 for key, value in env_of(service).items()
-                if "${" not in value
+                if "${" not in value and key not in OTEL_VARIABLES
             }
         )
         host, port = env.connection.temporal_address.rsplit(":", 1)
@@ -153,9 +157,21 @@ def test_dockerfile_installs_every_package() -> None:
     ]
     for package in packages:
         assert f"COPY {package} ./{package}" in dockerfile, package
-    assert "pip install ." in dockerfile
+    assert 'pip install ".[tracing]"' in dockerfile  # the OTLP exporter (worker.tracing)
     assert re.search(r"^EXPOSE 8080 9464$", dockerfile, re.MULTILINE)
     assert 'CMD ["convoflow", "gateway"]' in dockerfile
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert {".venv", ".convoflow", ".git"} <= set(ignored)
     assert not set(packages) & set(ignored)
+
+
+def test_tracing_is_optional_and_points_at_jaeger(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    jaeger = services["jaeger"]
+    assert jaeger["profiles"] == ["tracing"]  # not started by a plain `up`
+    assert "4318" in [str(port) for port in jaeger["expose"]]  # OTLP/HTTP
+    assert published(jaeger) == {16686: 16686}
+    for name in OURS:
+        env = env_of(services[name])
+        assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "${OTEL_EXPORTER_OTLP_ENDPOINT:-}"  # off
+        assert env["OTEL_SERVICE_NAME"] == f"convoflow-{name}"

@@ -21,6 +21,7 @@ from models import (
 from workflows.inbound import InvalidMessageError, NotOwnerError, parse_inbound
 from workflows.session.options import LOOKUP_RETRY, MAX_OUTCOMES, MEMORY_TIMEOUT, refusal
 from workflows.session.state import Outcome, RunState
+from workflows.session.tracing import remember_trace, resume_trace
 from workflows.window import RecentIds
 
 
@@ -136,13 +137,16 @@ class Inbox:
         )
         self.recent.add(message_id)
         self._run.in_flight.add(message_id)
+        remember_trace(self._run, message_id)
         self._state.pending.append(stamped)
         self._state.last_activity = now
         return message_id
 
     def next_message(self) -> ChatMessage:
-        """Take the oldest queued message."""
-        return self._state.pending.pop(0)
+        """Take the oldest queued message (its turn runs in its request's trace)."""
+        message = self._state.pending.pop(0)
+        resume_trace(self._run, message.message_id)
+        return message
 
     # ---------------------------------------------------------------- outcomes
 

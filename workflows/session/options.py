@@ -18,6 +18,8 @@ ISSUE_ATTRIBUTES_PATCH = "issue-attributes"
 """Issues are counted in search attributes (ConvoflowIssueCount, ConvoflowLastIssueAt)."""
 STEERING_PATCH = "steer-turns"
 """The model call runs in its own task (cancel_turn) and waits for a cancel to be answered."""
+UPGRADE_ON_CONTINUE_PATCH = "upgrade-on-continue"
+"""A pinned session whose deployment's current version changed continues-as-new onto it."""
 
 CANCELLED = "cancelled"
 """The reason a session cancelled from Temporal ends with."""

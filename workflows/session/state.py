@@ -4,6 +4,8 @@
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from opentelemetry.context import Context
+
 from models import ChatMessage, ChatReply, SessionStatusName
 
 Outcome = ChatReply | str
@@ -27,6 +29,8 @@ class RunState:
     in_flight: set[str] = field(default_factory=set)
     search_attributes_seq: int = -1
     """``next_seq`` at the last search-attribute upsert (upsert only when it moved)."""
+    traces: dict[str, Context] = field(default_factory=dict)
+    """Trace context of each queued message's request (``workflows.session.tracing``)."""
 
     @property
     def ending(self) -> bool:

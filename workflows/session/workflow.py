@@ -42,7 +42,13 @@ from workflows.session.recorder import Recorder
 from workflows.session.state import Outcome, RunState
 from workflows.session.steering import Steering, SteeringHandlers, regenerating
 from workflows.session.timers import watch_age, watch_idle
-from workflows.session.turn import TURN_ERRORS, add_usage, context_message, error_message
+from workflows.session.turn import (
+    TURN_ERRORS,
+    add_usage,
+    context_message,
+    error_message,
+)
+from workflows.session.upgrade import continue_as_new, upgrade_due
 from workflows.session.view import SessionView
 from workflows.stream import SessionStream
 from workflows.window import trim_to_count
@@ -318,6 +324,7 @@ class SessionWorkflow(SteeringHandlers):
             info.is_continue_as_new_suggested()
             or info.get_current_history_length() >= config.continue_as_new_events
             or info.get_current_history_size() >= config.continue_as_new_bytes
+            or upgrade_due()  # another worker version became current: move onto it
         )
 
     async def _drain(self) -> None:
@@ -343,7 +350,7 @@ class SessionWorkflow(SteeringHandlers):
         self._truncate_stream()
         self._state.stream_state = self._stream.get_state()
         self._state.runs += 1
-        workflow.continue_as_new(self._session.model_copy(update={"carried": self._state}))
+        continue_as_new(self._session.model_copy(update={"carried": self._state}))
 
     async def _finish(self, status: Literal["expired", "closed"], reason: str) -> SessionSummary:
         """Archive the session and complete with its summary."""

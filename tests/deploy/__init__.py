@@ -1,0 +1,1 @@
+"""Production deploys: Worker Versioning, scale-out over several workers, tracing."""
