@@ -18,6 +18,7 @@ from bench import (
     idle,
     latency,
     long,
+    profile,
     recall,
     report,
     scaleout,
@@ -29,6 +30,7 @@ from bench import (
 BENCHMARKS: dict[str, ModuleType] = {
     "latency": latency,
     "throughput": throughput,
+    "profile": profile,
     "start": start,
     "idle": idle,
     "long": long,
@@ -48,6 +50,7 @@ FULL: dict[str, list[str]] = {
     "streaming": ["--rounds", "3"],
     "recall": ["--records", "10000", "--queries", "200", "--turns", "100"],
     "scaleout": ["--workers", "3", "--sessions", "200", "--turns", "5"],
+    "profile": ["--sessions", "50", "--turns", "10"],
 }
 QUICK: dict[str, list[str]] = {
     "latency": ["--turns", "100"],

@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from bench import scaleout_report
+from bench import profile, scaleout_report
 from bench.harness import RESULTS
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -122,6 +122,7 @@ def render() -> str:
         ("streaming", _streaming),
         ("recall", _recall),
         ("scaleout", scaleout_report.scaleout),
+        ("profile", profile.section),
     ]
     for name, writer in sections:
         document = _load(name)
