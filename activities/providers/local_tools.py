@@ -141,9 +141,20 @@ def _closed(schema: Any) -> Any:
     return schema
 
 
+# The converter's string rule, and ours: no raw control characters (JSON forbids them; the
+# converter lets them through), and no string that starts with "{", "}" or "<". SmolLM2 opens
+# a string and then writes the call's end into it ('"order_id": "}}</tool_call> ...') and on
+# for ever; kept from that, it writes a value.
+_STRING_RULE = 'string ::= "\\"" char* "\\"" space'
+_OUR_STRING_RULES = (
+    'string ::= "\\"" (first-char char*)? "\\"" space\n'
+    'first-char ::= [^"\\\\\\x00-\\x1F{}<] | "\\\\" (["\\\\/bfnrt] | "u" [0-9a-fA-F] [0-9a-fA-F] '
+    "[0-9a-fA-F] [0-9a-fA-F])"
+)
+
+
 def _rules(schema: Any, top: str) -> str:
-    """llama.cpp's GBNF for ``schema``, its top rule renamed ``top``; strings may hold no
-    raw control characters (JSON forbids them; the converter lets them through)."""
+    """llama.cpp's GBNF for ``schema``, its top rule renamed ``top``, strings as above."""
     from llama_cpp.llama_grammar import json_schema_to_gbnf
 
     lines = str(json_schema_to_gbnf(json.dumps(schema))).splitlines()
@@ -151,7 +162,8 @@ def _rules(schema: Any, top: str) -> str:
         raise ValueError(f"a schema defines the grammar rule {top!r}")
     renamed = [f"{top} ::={line[8:]}" if line.startswith("root ::=") else line for line in lines]
     text = "\n".join(renamed)
-    return text.replace('char ::= [^"\\\\]', 'char ::= [^"\\\\\\x00-\\x1F]')
+    text = text.replace('char ::= [^"\\\\]', 'char ::= [^"\\\\\\x00-\\x1F]')
+    return text.replace(_STRING_RULE, _OUR_STRING_RULES)
 
 
 def names_grammar(tool_specs: list[ToolSpec]) -> str:
