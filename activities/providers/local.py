@@ -28,6 +28,7 @@ from strands.types.content import ContentBlockStartToolUse, Messages
 from strands.types.event_loop import StopReason
 from strands.types.streaming import StreamEvent
 from strands.types.tools import ToolChoice, ToolSpec
+from temporalio.exceptions import ApplicationError
 
 from activities.providers import local_tools
 from activities.providers.base import ConfiguredModel
@@ -167,11 +168,15 @@ class LocalLlamaModel(ConfiguredModel):
     ) -> AsyncIterable[StreamEvent]:
         """Generate a reply, yielding Bedrock-shaped Converse stream events as tokens arrive:
         text, or (with ``tool_specs``) one tool call the grammar keeps valid."""
-        llama = await asyncio.to_thread(self.llama)
         rounds = local_tools.tool_rounds_since_user(messages)
-        mode, specs = local_tools.plan(
-            tool_specs, tool_choice, rounds, int(self.config["tool_rounds"])
-        )
+        try:
+            mode, specs = local_tools.plan(
+                tool_specs, tool_choice, rounds, int(self.config["tool_rounds"])
+            )
+        except ValueError as err:
+            # Every attempt would fail the same way.
+            raise ApplicationError(str(err), type="UnknownTool", non_retryable=True) from None
+        llama = await asyncio.to_thread(self.llama)
         # The tools are listed only while the model may call them.
         chat = chat_messages(messages, system_prompt, specs if mode != "text" else None)
         loop = asyncio.get_running_loop()

@@ -3,6 +3,7 @@ text, argument parsing; and the stream validator joining a tool call's input fra
 
 import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any, cast
 
 import pytest
@@ -10,8 +11,10 @@ from strands.event_loop.streaming import process_stream
 from strands.types.content import Messages
 from strands.types.streaming import StreamEvent
 from strands.types.tools import ToolChoice, ToolSpec
+from temporalio.exceptions import ApplicationError
 
 from activities.providers import local_tools
+from activities.providers.local import LocalLlamaModel
 from activities.providers.validation import join_text_deltas
 
 
@@ -178,3 +181,13 @@ async def test_two_tool_calls_are_not_joined_together() -> None:
     joined = [e async for e in join_text_deltas(_replay(events))]
     assert len([e for e in joined if "contentBlockDelta" in e]) == 2
     assert await _message(joined) == await _message(events)
+
+
+async def test_forcing_an_unknown_tool_ends_the_turn_at_once(tmp_path: Path) -> None:
+    """Checked before the model file is even needed: no retry would help."""
+    model = LocalLlamaModel(tmp_path / "never-loaded.gguf")
+    forced = cast(ToolChoice, {"tool": {"name": "nope"}})
+    with pytest.raises(ApplicationError) as caught:
+        _ = [e async for e in model.stream(CONVERSATION[:1], [ORDER], None, tool_choice=forced)]
+    assert caught.value.non_retryable
+    assert caught.value.type == "UnknownTool"
