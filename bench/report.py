@@ -294,7 +294,13 @@ def _tool_selection(r: dict[str, Any]) -> list[str]:
             f"{name} {m['right_by_tool'].get(name, 0)}/{per_tool}" for name in r["tools"]
         )
         picked = ", ".join(f"{name} {count}" for name, count in sorted(m["picked"].items()))
-        lines.append(f"- {mode}: right per tool: {right}; tools picked: {picked}.")
+        empty = sum(
+            '""' in str(row.get("input", "")) for row in m["rows"] if row["tool"] is not None
+        )
+        lines.append(
+            f"- {mode}: right per tool: {right}; tools picked: {picked} (None: a text reply);"
+            f" calls with an empty string argument: {empty}."
+        )
     auto = r["modes"].get("auto")
     if auto and "no_tool_prompts" in auto:
         lines.append(
@@ -303,6 +309,10 @@ def _tool_selection(r: dict[str, Any]) -> list[str]:
             " 135M model calls one almost always; after a tool round it answers in text"
             " (`tool_rounds`, default 1)."
         )
+    lines.append(
+        "- The choice is greedy (temperature 0), so the counts repeat run to run; the times"
+        " depend on the machine's load (one llama.cpp thread here, on 2 shared cores)."
+    )
     return lines
 
 

@@ -12,6 +12,7 @@ order id, the numbers, ...), and how often prompts that need no tool get a text 
 
 import argparse
 import json
+import os
 import time
 from collections import Counter
 from typing import Any, cast
@@ -218,7 +219,12 @@ async def main(args: argparse.Namespace, command: str) -> dict[str, Any]:
     if unknown:
         raise SystemExit(f"unknown mode(s) {unknown}: use {sorted(TOOL_CHOICES)}")
     result = await run(modes)
-    save("tool_selection", result, command)
+    threads = os.environ.get("CONVOFLOW_LOCAL_THREADS")
+    save(
+        "tool_selection",
+        result,
+        f"CONVOFLOW_LOCAL_THREADS={threads} {command}" if threads else command,
+    )
     return {
         mode: {k: v for k, v in summary.items() if not k.endswith("rows")}
         for mode, summary in result["modes"].items()
