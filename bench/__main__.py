@@ -25,6 +25,7 @@ from bench import (
     start,
     streaming,
     throughput,
+    tool_selection,
 )
 
 BENCHMARKS: dict[str, ModuleType] = {
@@ -37,6 +38,7 @@ BENCHMARKS: dict[str, ModuleType] = {
     "streaming": streaming,
     "recall": recall,
     "scaleout": scaleout,
+    "tool-selection": tool_selection,
     "report": report,
 }
 
@@ -51,6 +53,7 @@ FULL: dict[str, list[str]] = {
     "recall": ["--records", "10000", "--queries", "200", "--turns", "100"],
     "scaleout": ["--workers", "3", "--sessions", "200", "--turns", "5"],
     "profile": ["--sessions", "50", "--turns", "10"],
+    "tool-selection": ["--modes", "auto,any"],
 }
 QUICK: dict[str, list[str]] = {
     "latency": ["--turns", "100"],
@@ -61,6 +64,7 @@ QUICK: dict[str, list[str]] = {
     "streaming": ["--rounds", "1"],
     "recall": ["--records", "10000", "--queries", "50", "--turns", "30"],
     "scaleout": ["--workers", "3", "--sessions", "50", "--turns", "3"],
+    "tool-selection": ["--modes", "any"],
 }
 
 

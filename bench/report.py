@@ -123,6 +123,7 @@ def render() -> str:
         ("recall", _recall),
         ("scaleout", scaleout_report.scaleout),
         ("profile", profile.section),
+        ("tool_selection", _tool_selection),
     ]
     for name, writer in sections:
         document = _load(name)
@@ -261,6 +262,62 @@ def _recall(r: dict[str, Any]) -> list[str]:
         " noise, the search itself being the cost above. Recording adds nothing to the reply:"
         " it runs in the next turn's preparation or in a record round after the reply.",
     ]
+
+
+def _share(count: int, total: int) -> str:
+    return f"{count}/{total} ({round(100 * count / total) if total else 0}%)"
+
+
+def _tool_selection(r: dict[str, Any]) -> list[str]:
+    tools = ", ".join(f"`{name}`" for name in r["tools"])
+    lines = [
+        "## Tool selection by the embedded local model (SmolLM2-135M)",
+        "",
+        f"{r['cases']} prompts, each answered by one of {len(r['tools'])} tools ({tools}),"
+        " through the registered `local` provider. The call is generated under llama.cpp"
+        " grammars built from the tool specs, so any call names a tool from the specs; *right*"
+        " means the expected tool with an input that validates against its schema"
+        " (`jsonschema`). `auto`: the model decides between a call and a text reply (as in a"
+        " session); `any`: a call is required, which isolates the choice of tool.",
+        "",
+        "| tool choice | right tool, valid arguments | called a tool | arguments valid"
+        " (of calls) | input carries the prompt's value | turn p50 / p95 / p99 ms |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for mode, m in r["modes"].items():
+        lines.append(
+            f"| {mode} | **{_share(m['right_tool_valid_arguments'], m['prompts'])}** |"
+            f" {_share(m['called_a_tool'], m['prompts'])} |"
+            f" {_share(m['arguments_valid'], m['called_a_tool'])} |"
+            f" {_share(m['arguments_carry_key'], m['prompts'])} | {_ms(m['turn_ms'])} |"
+        )
+    per_tool = len(r["modes"][next(iter(r["modes"]))]["rows"]) // max(len(r["tools"]), 1)
+    lines.append("")
+    for mode, m in r["modes"].items():
+        right = ", ".join(
+            f"{name} {m['right_by_tool'].get(name, 0)}/{per_tool}" for name in r["tools"]
+        )
+        picked = ", ".join(f"{name} {count}" for name, count in sorted(m["picked"].items()))
+        empty = sum(
+            '""' in str(row.get("input", "")) for row in m["rows"] if row["tool"] is not None
+        )
+        lines.append(
+            f"- {mode}: right per tool: {right}; tools picked: {picked} (None: a text reply);"
+            f" calls with an empty string argument: {empty}."
+        )
+    auto = r["modes"].get("auto")
+    if auto and "no_tool_prompts" in auto:
+        lines.append(
+            f"- auto, {auto['no_tool_prompts']} prompts no tool answers: answered in text"
+            f" {auto['no_tool_text_replies']}/{auto['no_tool_prompts']}. Offered tools, the"
+            " 135M model calls one almost always; after a tool round it answers in text"
+            " (`tool_rounds`, default 1)."
+        )
+    lines.append(
+        "- The choice is greedy (temperature 0), so the counts repeat run to run; the times"
+        " depend on the machine's load (one llama.cpp thread here, on 2 shared cores)."
+    )
+    return lines
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

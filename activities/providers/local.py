@@ -15,17 +15,22 @@ through the ``openai`` provider.
 import asyncio
 import contextlib
 import importlib.resources
+import json
 import os
 import threading
 import time
-from collections.abc import AsyncIterable, Iterator
+import uuid
+from collections.abc import AsyncIterable, Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from strands.types.content import Messages
+from strands.types.content import ContentBlockStartToolUse, Messages
+from strands.types.event_loop import StopReason
 from strands.types.streaming import StreamEvent
-from strands.types.tools import ToolSpec
+from strands.types.tools import ToolChoice, ToolSpec
+from temporalio.exceptions import ApplicationError
 
+from activities.providers import local_tools
 from activities.providers.base import ConfiguredModel
 from models.settings import Settings
 
@@ -78,17 +83,40 @@ def load_llama(path: Path, context_tokens: int, threads: int) -> "Llama":
         return _loaded[key]
 
 
-def chat_messages(messages: Messages, system_prompt: str | None) -> list[dict[str, str]]:
-    """Strands messages as the plain ``{"role", "content"}`` list a chat template expects."""
-    chat: list[dict[str, str]] = []
-    if system_prompt:
-        chat.append({"role": "system", "content": system_prompt})
-    for message in messages:
-        text = "".join(
-            str(block["text"]) for block in message.get("content", []) if "text" in block
-        )
-        chat.append({"role": str(message["role"]), "content": text})
-    return chat
+def chat_messages(
+    messages: Messages, system_prompt: str | None, tool_specs: list[ToolSpec] | None = None
+) -> list[dict[str, str]]:
+    """Strands messages as the plain ``{"role", "content"}`` list a chat template expects
+    (tool calls and results written out, the tools listed in the system message)."""
+    return local_tools.tool_chat(messages, system_prompt, tool_specs)
+
+
+# Used when a GGUF file carries no chat template.
+CHATML_TEMPLATE = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}"
+    "<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def render_prompt(llama: "Llama", chat: list[dict[str, str]]) -> tuple[str, list[str]]:
+    """The prompt text for ``chat`` through the model's own chat template, and its stop
+    strings: tool calls are generated as completions of this text, under a grammar."""
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    def token(token_id: int) -> str:
+        return llama.detokenize([token_id], special=True).decode(errors="ignore")
+
+    formatter = Jinja2ChatFormatter(
+        template=llama.metadata.get("tokenizer.chat_template", CHATML_TEMPLATE),
+        eos_token=token(llama.token_eos()),
+        bos_token=token(llama.token_bos()),
+    )
+    rendered = formatter(messages=chat)  # type: ignore[arg-type]
+    stop = rendered.stop
+    return rendered.prompt, [stop] if isinstance(stop, str) else list(stop or [])
+
+
+Emit = Callable[[str, Any], None]
 
 
 class LocalLlamaModel(ConfiguredModel):
@@ -104,8 +132,11 @@ class LocalLlamaModel(ConfiguredModel):
         temperature: float = 0.3,
         repeat_penalty: float = 1.3,
         seed: int = 42,
+        tool_rounds: int = 1,
     ) -> None:
-        """Configure the model; the file loads on the first turn."""
+        """Configure the model; the file loads on the first turn. ``tool_rounds``: how many
+        rounds of tool calls the model may make (``auto`` tool choice) before it must answer
+        the user's message in text; a small model would otherwise call tools for ever."""
         self.config: dict[str, Any] = {
             "model_path": str(model_path) if model_path else None,
             "max_tokens": max_tokens,
@@ -114,6 +145,7 @@ class LocalLlamaModel(ConfiguredModel):
             "temperature": temperature,
             "repeat_penalty": repeat_penalty,
             "seed": seed,
+            "tool_rounds": tool_rounds,
         }
 
     def llama(self) -> "Llama":
@@ -130,66 +162,86 @@ class LocalLlamaModel(ConfiguredModel):
         messages: Messages,
         tool_specs: list[ToolSpec] | None = None,
         system_prompt: str | None = None,
+        *,
+        tool_choice: ToolChoice | None = None,
         **kwargs: Any,
     ) -> AsyncIterable[StreamEvent]:
-        """Generate a reply, yielding Bedrock-shaped Converse stream events as tokens arrive."""
+        """Generate a reply, yielding Bedrock-shaped Converse stream events as tokens arrive:
+        text, or (with ``tool_specs``) one tool call the grammar keeps valid."""
+        rounds = local_tools.tool_rounds_since_user(messages)
+        try:
+            mode, specs = local_tools.plan(
+                tool_specs, tool_choice, rounds, int(self.config["tool_rounds"])
+            )
+        except ValueError as err:
+            # Every attempt would fail the same way.
+            raise ApplicationError(str(err), type="UnknownTool", non_retryable=True) from None
         llama = await asyncio.to_thread(self.llama)
-        chat = chat_messages(messages, system_prompt)
+        # The tools are listed only while the model may call them.
+        chat = chat_messages(messages, system_prompt, specs if mode != "text" else None)
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         stop = threading.Event()
+
+        def emit(kind: str, value: Any) -> None:
+            loop.call_soon_threadsafe(queue.put_nowait, (kind, value))
 
         def produce() -> None:
             try:
                 with _generate_lock:
                     started = time.monotonic()
-                    chunks: Iterator[Any] = llama.create_chat_completion(  # type: ignore[assignment]
-                        messages=chat,  # type: ignore[arg-type]
-                        stream=True,
-                        max_tokens=int(self.config["max_tokens"]),
-                        temperature=float(self.config["temperature"]),
-                        repeat_penalty=float(self.config["repeat_penalty"]),
-                        seed=int(self.config["seed"]),
-                    )
-                    finish = "stop"
-                    generated = 0
-                    for chunk in chunks:
-                        if stop.is_set():
-                            finish = "cancelled"
-                            break
-                        choice = chunk["choices"][0]
-                        text = choice["delta"].get("content")
-                        if text:
-                            generated += 1
-                            loop.call_soon_threadsafe(queue.put_nowait, ("text", text))
-                        if choice.get("finish_reason"):
-                            finish = choice["finish_reason"]
-                    # The context now holds the prompt plus what was generated.
-                    prompt_tokens = max(int(llama.n_tokens) - generated, 0)
+                    called = None
+                    if mode != "text":
+                        called = self._call_tool(llama, chat, specs, mode == "choose")
+                    if called is not None:
+                        name, arguments, prompt_tokens, generated = called
+                        emit("tool", (name, arguments))
+                        finish = "tool_calls"
+                    else:
+                        finish, prompt_tokens, generated = self._text(
+                            llama, chat, emit, stop, stop_at_call=bool(specs)
+                        )
                     elapsed_ms = int((time.monotonic() - started) * 1000)
-                result = (finish, prompt_tokens, generated, elapsed_ms)
-                loop.call_soon_threadsafe(queue.put_nowait, ("done", result))
+                emit("done", (finish, prompt_tokens, generated, elapsed_ms))
             except BaseException as err:
-                loop.call_soon_threadsafe(queue.put_nowait, ("error", err))
+                emit("error", err)
 
         worker = threading.Thread(target=produce, name="local-llm", daemon=True)
         worker.start()
         try:
             yield {"messageStart": {"role": "assistant"}}
-            yield {"contentBlockStart": {"start": {}}}
+            text_open = False
+            used_tool = False
             while True:
                 kind, value = await queue.get()
                 if kind == "text":
+                    if not text_open:
+                        text_open = True
+                        yield {"contentBlockStart": {"start": {}}}
                     yield {"contentBlockDelta": {"delta": {"text": value}}}
+                elif kind == "tool":
+                    used_tool = True
+                    name, arguments = value
+                    tool_use: ContentBlockStartToolUse = {
+                        "name": name,
+                        "toolUseId": f"tooluse_{uuid.uuid4().hex[:24]}",
+                    }
+                    yield {"contentBlockStart": {"start": {"toolUse": tool_use}}}
+                    yield {"contentBlockDelta": {"delta": {"toolUse": {"input": arguments}}}}
+                    yield {"contentBlockStop": {}}
                 elif kind == "error":
                     raise value
                 else:
                     finish, prompt_tokens, generated, elapsed_ms = value
                     break
-            yield {"contentBlockStop": {}}
-            yield {
-                "messageStop": {"stopReason": "max_tokens" if finish == "length" else "end_turn"}
-            }
+            if text_open or not used_tool:
+                if not text_open:
+                    yield {"contentBlockStart": {"start": {}}}
+                yield {"contentBlockStop": {}}
+            reason: StopReason = (
+                "tool_use" if used_tool else "max_tokens" if finish == "length" else "end_turn"
+            )
+            yield {"messageStop": {"stopReason": reason}}
             yield {
                 "metadata": {
                     "usage": {
@@ -204,6 +256,88 @@ class LocalLlamaModel(ConfiguredModel):
             stop.set()
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(worker.join, 30)
+
+    def _text(
+        self,
+        llama: "Llama",
+        chat: list[dict[str, str]],
+        emit: Emit,
+        stop: threading.Event,
+        *,
+        stop_at_call: bool,
+    ) -> tuple[str, int, int]:
+        """Stream a text reply; returns (finish reason, prompt tokens, generated tokens)."""
+        chunks: Iterator[Any] = llama.create_chat_completion(  # type: ignore[assignment]
+            messages=chat,  # type: ignore[arg-type]
+            stream=True,
+            max_tokens=int(self.config["max_tokens"]),
+            temperature=float(self.config["temperature"]),
+            repeat_penalty=float(self.config["repeat_penalty"]),
+            seed=int(self.config["seed"]),
+            # Tools were offered: a call written as text is not a reply.
+            stop=[local_tools.CALL_OPEN] if stop_at_call else None,
+        )
+        finish = "stop"
+        generated = 0
+        for chunk in chunks:
+            if stop.is_set():
+                finish = "cancelled"
+                break
+            choice = chunk["choices"][0]
+            text = choice["delta"].get("content")
+            if text:
+                generated += 1
+                emit("text", text)
+            if choice.get("finish_reason"):
+                finish = choice["finish_reason"]
+        # The context now holds the prompt plus what was generated.
+        return finish, max(int(llama.n_tokens) - generated, 0), generated
+
+    def _call_tool(
+        self, llama: "Llama", chat: list[dict[str, str]], specs: list[ToolSpec], choose: bool
+    ) -> tuple[str, str, int, int] | None:
+        """One tool call as (name, arguments JSON, prompt tokens, generated tokens), or
+        ``None`` when the model chose to answer in text (``choose``) or its call did not
+        finish within ``max_tokens``. Greedy decoding: a call is a decision, not prose."""
+        from llama_cpp.llama_grammar import LlamaGrammar
+
+        prompt, _ = render_prompt(llama, chat)
+        settings: dict[str, Any] = {"temperature": 0.0, "repeat_penalty": 1.0}
+        generated = 0
+
+        def complete(text: str, grammar: str, max_tokens: int) -> tuple[str, str | None]:
+            nonlocal generated
+            result: Any = llama.create_completion(
+                prompt=text,
+                grammar=LlamaGrammar.from_string(grammar, verbose=False),
+                max_tokens=max_tokens,
+                **settings,
+            )
+            generated += int(result["usage"]["completion_tokens"])
+            choice = result["choices"][0]
+            return str(choice["text"]), choice.get("finish_reason")
+
+        if choose:
+            first, _ = complete(prompt, local_tools.DECISION_GRAMMAR, 1)
+            if not first.startswith("<"):
+                return None
+        prefix = prompt + local_tools.call_prefix()
+        if len(specs) == 1:
+            name = specs[0]["name"]
+        else:
+            name, _ = complete(prefix, local_tools.names_grammar(specs), 64)
+        spec = next((spec for spec in specs if spec["name"] == name), None)
+        if spec is None:
+            return None
+        prefix = prompt + local_tools.call_prefix(name)
+        arguments, finish = complete(
+            prefix, local_tools.arguments_grammar(spec), int(self.config["max_tokens"])
+        )
+        if finish == "length":
+            return None
+        value = local_tools.parse_arguments(arguments)
+        prompt_tokens = len(llama.tokenize(prompt.encode(), add_bos=False, special=True))
+        return name, json.dumps(value), prompt_tokens, generated
 
 
 def local_model(settings: Settings) -> LocalLlamaModel:

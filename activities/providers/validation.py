@@ -8,7 +8,7 @@ ordinary failed turn with a clear message.
 """
 
 from collections.abc import AsyncGenerator, AsyncIterable
-from typing import Any, TypeVar, get_args
+from typing import Any, TypeVar, cast, get_args
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from strands.models import Model
@@ -122,17 +122,50 @@ def _streamed_live() -> bool:
     return not activity.in_activity() or activity.info().activity_type != "invoke_model"
 
 
+def _joinable(event: StreamEvent) -> tuple[str, Any] | None:
+    """``("text" | "toolUse", block index)`` for a delta that only adds text or tool input."""
+    if set(event) != {"contentBlockDelta"}:
+        return None
+    block = event["contentBlockDelta"]
+    delta: dict[str, Any] = dict(block.get("delta", {}))
+    index = block.get("contentBlockIndex")
+    if set(delta) == {"text"}:
+        return "text", index
+    if set(delta) == {"toolUse"} and set(delta["toolUse"]) == {"input"}:
+        return "toolUse", index
+    return None
+
+
+def _joined(kind: str, index: Any, parts: list[str]) -> StreamEvent:
+    text = "".join(parts)
+    delta: dict[str, Any] = {"text": text} if kind == "text" else {"toolUse": {"input": text}}
+    block: dict[str, Any] = {"delta": delta}
+    if index is not None:
+        block["contentBlockIndex"] = index
+    return cast(StreamEvent, {"contentBlockDelta": block})
+
+
 async def join_text_deltas(events: AsyncIterable[StreamEvent]) -> AsyncIterable[StreamEvent]:
-    """``events`` with each run of consecutive text deltas joined into one delta."""
-    text: list[str] = []
+    """``events`` with each run of consecutive text deltas joined into one delta, and each
+    run of a tool call's input deltas too (Strands concatenates them the same way)."""
+    run: tuple[str, Any] | None = None
+    parts: list[str] = []
     async for event in events:
-        delta = event.get("contentBlockDelta", {}).get("delta", {})
-        if set(delta) == {"text"} and set(event) == {"contentBlockDelta"}:
-            text.append(str(delta["text"]))
+        key = _joinable(event)
+        if key is not None and key == run:
+            parts.append(_delta_text(event))
             continue
-        if text:
-            yield {"contentBlockDelta": {"delta": {"text": "".join(text)}}}
-            text = []
+        if run is not None:
+            yield _joined(*run, parts)
+        if key is not None:
+            run, parts = key, [_delta_text(event)]
+            continue
+        run, parts = None, []
         yield event
-    if text:
-        yield {"contentBlockDelta": {"delta": {"text": "".join(text)}}}
+    if run is not None:
+        yield _joined(*run, parts)
+
+
+def _delta_text(event: StreamEvent) -> str:
+    delta: dict[str, Any] = dict(event["contentBlockDelta"]["delta"])
+    return str(delta["text"] if "text" in delta else delta["toolUse"]["input"])

@@ -16,19 +16,22 @@ import struct
 import threading
 import zlib
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from botocore.exceptions import ClientError  # type: ignore[import-untyped, unused-ignore]
 from botocore.stub import Stubber  # type: ignore[import-untyped, unused-ignore]
+from strands import Agent, tool
+from strands.event_loop.streaming import process_stream
 from strands.models import BedrockModel
-from strands.types.content import Messages
+from strands.types.content import Message, Messages
 from strands.types.exceptions import ModelThrottledException
 from strands.types.streaming import StreamEvent
+from strands.types.tools import ToolChoice, ToolSpec
 from temporalio.api.failure.v1 import Failure
 from temporalio.converter import DataConverter
 from temporalio.exceptions import ApplicationError
@@ -472,3 +475,277 @@ async def test_error_inside_the_stream_is_classified(fake_bedrock: FakeBedrock) 
         await run(model)
     assert broken.value.response["Error"]["Code"] == "modelStreamErrorException"
     assert is_retryable(broken.value)
+
+
+# --- tools: tool specs out, toolUse back, the tool result in the next request -----------------
+
+ORDER_TOOL: ToolSpec = {
+    "name": "lookup_order",
+    "description": "Look up an order by its id.",
+    "inputSchema": {
+        "json": {
+            "type": "object",
+            "properties": {"order_id": {"type": "string"}},
+            "required": ["order_id"],
+        }
+    },
+}
+TOOL_USE_ID = "tooluse_kZJMlvQmRJ6eAyJE5GIl7Q"
+# ConverseStream's answer when the model calls a tool: a text block, then a toolUse block
+# whose input arrives as JSON fragments, and stop reason tool_use.
+TOOL_USE_EVENTS: list[dict[str, Any]] = [
+    {"messageStart": {"role": "assistant"}},
+    {"contentBlockDelta": {"delta": {"text": "Let me check."}, "contentBlockIndex": 0}},
+    {"contentBlockStop": {"contentBlockIndex": 0}},
+    {
+        "contentBlockStart": {
+            "start": {"toolUse": {"toolUseId": TOOL_USE_ID, "name": "lookup_order"}},
+            "contentBlockIndex": 1,
+        }
+    },
+    {"contentBlockDelta": {"delta": {"toolUse": {"input": '{"order_'}}, "contentBlockIndex": 1}},
+    {
+        "contentBlockDelta": {
+            "delta": {"toolUse": {"input": 'id": "A1234"}'}},
+            "contentBlockIndex": 1,
+        }
+    },
+    {"contentBlockStop": {"contentBlockIndex": 1}},
+    {"messageStop": {"stopReason": "tool_use"}},
+    {
+        "metadata": {
+            "usage": {"inputTokens": 402, "outputTokens": 58, "totalTokens": 460},
+            "metrics": {"latencyMs": 731},
+        }
+    },
+]
+WIRE_TOOL_CONFIG = {
+    "tools": [
+        {
+            "toolSpec": {
+                "name": "lookup_order",
+                "description": "Look up an order by its id.",
+                "inputSchema": ORDER_TOOL["inputSchema"],
+            }
+        }
+    ],
+    "toolChoice": {"auto": {}},
+}
+
+
+def build_validated() -> ValidatedStreamModel:
+    """The ``bedrock`` provider exactly as the worker's plugin gets it (validator outermost)."""
+    settings = Settings(
+        bedrock_model_id=MODEL_ID, bedrock_region=REGION, bedrock_max_tokens=MAX_TOKENS
+    )
+    model = model_factories(settings)["bedrock"]()
+    assert isinstance(model, ValidatedStreamModel)
+    return model
+
+
+async def test_tool_specs_go_out_and_tool_use_streams_back(fake_bedrock: FakeBedrock) -> None:
+    fake_bedrock.stream(*(event_frame(e) for e in TOOL_USE_EVENTS))
+    model = build_validated()
+    events = [e async for e in model.stream(MESSAGES, [ORDER_TOOL], SYSTEM)]
+
+    # Every event passes the validator unchanged: Strands' own toolUse events.
+    assert events == TOOL_USE_EVENTS
+    (request,) = fake_bedrock.received
+    assert request.body["toolConfig"] == WIRE_TOOL_CONFIG
+    # What Strands' event loop makes of the stream: one text block and one tool use.
+    message = await stop_message(events)
+    assert message["content"] == [
+        {"text": "Let me check."},
+        {
+            "toolUse": {
+                "toolUseId": TOOL_USE_ID,
+                "name": "lookup_order",
+                "input": {"order_id": "A1234"},
+            }
+        },
+    ]
+
+
+async def test_tool_choice_is_sent(fake_bedrock: FakeBedrock) -> None:
+    fake_bedrock.stream(*(event_frame(e) for e in TOOL_USE_EVENTS))
+    forced = cast(ToolChoice, {"tool": {"name": "lookup_order"}})
+    _ = [
+        e
+        async for e in build_validated().stream(MESSAGES, [ORDER_TOOL], SYSTEM, tool_choice=forced)
+    ]
+    assert fake_bedrock.received[0].body["toolConfig"]["toolChoice"] == forced
+
+
+async def test_the_tool_result_goes_back_in_the_next_request(fake_bedrock: FakeBedrock) -> None:
+    """Strands' own agent loop over the provider: the model asks for the tool, the tool runs,
+    and the second ConverseStream request carries the toolUse and its toolResult."""
+    fake_bedrock.stream(*(event_frame(e) for e in TOOL_USE_EVENTS))
+    fake_bedrock.stream(*(event_frame(e) for e in REPLY_EVENTS))
+    calls: list[str] = []
+
+    @tool
+    def lookup_order(order_id: str) -> str:
+        """Look up an order by its id.
+
+        Args:
+            order_id: The order's id.
+        """
+        calls.append(order_id)
+        return f"Order {order_id}: shipped on 2 May."
+
+    agent = Agent(
+        model=build_validated(), tools=[lookup_order], system_prompt=SYSTEM, callback_handler=None
+    )
+    result = await agent.invoke_async("Where is my order A1234?")
+
+    assert calls == ["A1234"]
+    assert str(result).strip() == "Your name is Ann."
+    first, second = (r.body for r in fake_bedrock.received)
+    assert [t["toolSpec"]["name"] for t in first["toolConfig"]["tools"]] == ["lookup_order"]
+    assert second["messages"][1:] == [
+        {
+            "role": "assistant",
+            "content": [
+                {"text": "Let me check."},
+                {
+                    "toolUse": {
+                        "input": {"order_id": "A1234"},
+                        "name": "lookup_order",
+                        "toolUseId": TOOL_USE_ID,
+                    }
+                },
+            ],
+        },
+        {
+            "role": "user",
+            "content": [
+                {
+                    "toolResult": {
+                        "content": [{"text": "Order A1234: shipped on 2 May."}],
+                        "toolUseId": TOOL_USE_ID,
+                        "status": "success",
+                    }
+                }
+            ],
+        },
+    ]
+    assert second["toolConfig"]["tools"] == first["toolConfig"]["tools"]
+
+
+async def test_non_streaming_converse_tool_use_through_stubber(aws_env: None) -> None:
+    """Stubber checks the request (toolConfig, a toolUse and its toolResult in the history)
+    against the service model and answers with Converse's toolUse response shape."""
+    model = build_validated()
+    model.update_config(streaming=False)
+    history: Messages = [
+        {"role": "user", "content": [{"text": "Where is my order A1234?"}]},
+        {
+            "role": "assistant",
+            "content": [
+                {
+                    "toolUse": {
+                        "toolUseId": "tooluse_1",
+                        "name": "lookup_order",
+                        "input": {"order_id": "A1234"},
+                    }
+                }
+            ],
+        },
+        {
+            "role": "user",
+            "content": [
+                {
+                    "toolResult": {
+                        "toolUseId": "tooluse_1",
+                        "status": "error",
+                        "content": [{"text": "order database unavailable"}],
+                    }
+                }
+            ],
+        },
+    ]
+    inner = model.inner
+    assert isinstance(inner, ClassifiedModel)
+    with Stubber(bedrock_client(inner)) as stub:
+        stub.add_response(
+            "converse",
+            {
+                "output": {
+                    "message": {
+                        "role": "assistant",
+                        "content": [
+                            {
+                                "toolUse": {
+                                    "toolUseId": "tooluse_2",
+                                    "name": "lookup_order",
+                                    "input": {"order_id": "A1234"},
+                                }
+                            }
+                        ],
+                    }
+                },
+                "stopReason": "tool_use",
+                "usage": {"inputTokens": 50, "outputTokens": 9, "totalTokens": 59},
+                "metrics": {"latencyMs": 300},
+            },
+            expected_params={
+                "modelId": MODEL_ID,
+                "messages": [
+                    history[0],
+                    {
+                        "role": "assistant",
+                        "content": [
+                            {
+                                "toolUse": {
+                                    "input": {"order_id": "A1234"},
+                                    "name": "lookup_order",
+                                    "toolUseId": "tooluse_1",
+                                }
+                            }
+                        ],
+                    },
+                    {
+                        "role": "user",
+                        "content": [
+                            {
+                                "toolResult": {
+                                    "content": [{"text": "order database unavailable"}],
+                                    "toolUseId": "tooluse_1",
+                                    "status": "error",
+                                }
+                            }
+                        ],
+                    },
+                ],
+                "system": [{"text": SYSTEM}],
+                "inferenceConfig": {"maxTokens": MAX_TOKENS},
+                "toolConfig": WIRE_TOOL_CONFIG,
+            },
+        )
+        events = [e async for e in model.stream(history, [ORDER_TOOL], SYSTEM)]
+        stub.assert_no_pending_responses()
+    message = await stop_message(events)
+    assert message["content"] == [
+        {
+            "toolUse": {
+                "toolUseId": "tooluse_2",
+                "name": "lookup_order",
+                "input": {"order_id": "A1234"},
+            }
+        }
+    ]
+
+
+async def stop_message(events: list[StreamEvent]) -> Message:
+    """The assistant message Strands' event loop builds from ``events``."""
+
+    async def replay() -> AsyncIterator[StreamEvent]:
+        for event in events:
+            yield event
+
+    final: Any = None
+    async for typed in process_stream(replay()):
+        final = typed
+    stop_reason, message, _usage, _metrics = final["stop"]
+    assert stop_reason == "tool_use"
+    return cast(Message, message)

@@ -11,17 +11,20 @@ import json
 import socket
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, cast
 
 import openai
 import pytest
+from strands import Agent, tool
+from strands.event_loop.streaming import process_stream
 from strands.models.openai import OpenAIModel
-from strands.types.content import Messages
+from strands.types.content import Message, Messages
 from strands.types.exceptions import ContextWindowOverflowException, ModelThrottledException
 from strands.types.streaming import StreamEvent
+from strands.types.tools import ToolChoice, ToolSpec
 from temporalio.exceptions import ApplicationError
 
 from activities.providers import ClassifiedModel, is_retryable, model_factories
@@ -312,3 +315,178 @@ async def test_context_overflow_is_left_to_the_strands_plugin(server: FakeOpenAI
     )
     with pytest.raises(ContextWindowOverflowException):
         await run(build_provider(server.base_url))
+
+
+# --- tools: tool specs out, tool_calls back, the tool result in the next request --------------
+
+ORDER_TOOL: ToolSpec = {
+    "name": "lookup_order",
+    "description": "Look up an order by its id.",
+    "inputSchema": {
+        "json": {
+            "type": "object",
+            "properties": {"order_id": {"type": "string"}},
+            "required": ["order_id"],
+        }
+    },
+}
+WIRE_TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "lookup_order",
+            "description": "Look up an order by its id.",
+            "parameters": ORDER_TOOL["inputSchema"]["json"],
+        },
+    }
+]
+
+
+def tool_call_chunk(index: int, arguments: str, call_id: str | None = None) -> dict[str, Any]:
+    """A ``tool_calls`` delta as OpenAI streams it: id, type and name in the first one only."""
+    call: dict[str, Any] = {"index": index, "function": {"arguments": arguments}}
+    if call_id is not None:
+        call.update(id=call_id, type="function")
+        call["function"]["name"] = "lookup_order"
+    return chunk({"tool_calls": [call]})
+
+
+# Two parallel calls, their arguments streamed in fragments, finish_reason tool_calls.
+TOOL_CALL_CHUNKS: list[dict[str, Any]] = [
+    chunk({"role": "assistant", "content": None}),
+    tool_call_chunk(0, "", "call_A"),
+    tool_call_chunk(0, '{"order_id"'),
+    tool_call_chunk(0, ': "A1234"}'),
+    tool_call_chunk(1, "", "call_B"),
+    tool_call_chunk(1, '{"order_id": "B-42"}'),
+    chunk({}, "tool_calls"),
+    {**chunk({}), "choices": [], "usage": USAGE},
+]
+
+
+def build_validated(base_url: str) -> ValidatedStreamModel:
+    """The ``openai`` provider exactly as the worker's plugin gets it (validator outermost)."""
+    settings = Settings(
+        openai_base_url=base_url,
+        openai_api_key="sk-test",
+        openai_model_id=MODEL_ID,
+        openai_max_tokens=MAX_TOKENS,
+    )
+    model = model_factories(settings)["openai"]()
+    assert isinstance(model, ValidatedStreamModel)
+    return model
+
+
+async def assistant_message(events: list[StreamEvent]) -> tuple[str, Message]:
+    """The stop reason and assistant message Strands' event loop builds from ``events``."""
+
+    async def replay() -> AsyncIterator[StreamEvent]:
+        for event in events:
+            yield event
+
+    final: Any = None
+    async for typed in process_stream(replay()):
+        final = typed
+    stop_reason, message, _usage, _metrics = final["stop"]
+    return str(stop_reason), cast(Message, message)
+
+
+async def test_tool_calls_stream_back_as_tool_use(server: FakeOpenAI) -> None:
+    server.sse(TOOL_CALL_CHUNKS)
+    events = [
+        e async for e in build_validated(server.base_url).stream(MESSAGES, [ORDER_TOOL], SYSTEM)
+    ]
+
+    starts = [e["contentBlockStart"]["start"] for e in events if "contentBlockStart" in e]
+    assert starts == [
+        {"toolUse": {"name": "lookup_order", "toolUseId": "call_A"}},
+        {"toolUse": {"name": "lookup_order", "toolUseId": "call_B"}},
+    ]
+    assert {"messageStop": {"stopReason": "tool_use"}} in events
+    stop_reason, message = await assistant_message(events)
+    assert stop_reason == "tool_use"
+    assert message["content"] == [
+        {
+            "toolUse": {
+                "toolUseId": "call_A",
+                "name": "lookup_order",
+                "input": {"order_id": "A1234"},
+            }
+        },
+        {"toolUse": {"toolUseId": "call_B", "name": "lookup_order", "input": {"order_id": "B-42"}}},
+    ]
+    (request,) = server.received
+    assert request.body["tools"] == WIRE_TOOLS
+    # No tool choice given: none sent, which OpenAI reads as "auto".
+    assert "tool_choice" not in request.body
+
+
+async def test_tool_choice_is_sent(server: FakeOpenAI) -> None:
+    server.sse(TOOL_CALL_CHUNKS)
+    forced = cast(ToolChoice, {"tool": {"name": "lookup_order"}})
+    model = build_validated(server.base_url)
+    _ = [e async for e in model.stream(MESSAGES, [ORDER_TOOL], SYSTEM, tool_choice=forced)]
+    assert server.received[0].body["tool_choice"] == {
+        "type": "function",
+        "function": {"name": "lookup_order"},
+    }
+
+
+async def test_the_tool_result_goes_back_in_the_next_request(server: FakeOpenAI) -> None:
+    """Strands' own agent loop over the provider: the model calls the tool twice, the tools
+    run, and the second request carries the assistant's tool_calls and one tool message per
+    call."""
+    server.sse(TOOL_CALL_CHUNKS)
+    server.sse(REPLY_CHUNKS)
+    calls: list[str] = []
+
+    @tool
+    def lookup_order(order_id: str) -> str:
+        """Look up an order by its id.
+
+        Args:
+            order_id: The order's id.
+        """
+        calls.append(order_id)
+        return f"Order {order_id}: shipped."
+
+    agent = Agent(
+        model=build_validated(server.base_url),
+        tools=[lookup_order],
+        system_prompt=SYSTEM,
+        callback_handler=None,
+    )
+    result = await agent.invoke_async("Where are my orders A1234 and B-42?")
+
+    assert sorted(calls) == ["A1234", "B-42"]
+    assert str(result).strip() == "Your name is Ann."
+    first, second = (r.body for r in server.received)
+    assert first["tools"] == second["tools"]
+    assert [t["function"]["name"] for t in first["tools"]] == ["lookup_order"]
+    assert second["messages"][2:] == [
+        {
+            "role": "assistant",
+            "tool_calls": [
+                {
+                    "function": {"arguments": '{"order_id": "A1234"}', "name": "lookup_order"},
+                    "id": "call_A",
+                    "type": "function",
+                },
+                {
+                    "function": {"arguments": '{"order_id": "B-42"}', "name": "lookup_order"},
+                    "id": "call_B",
+                    "type": "function",
+                },
+            ],
+        },
+        {
+            "role": "tool",
+            "tool_call_id": "call_A",
+            "content": "Order A1234: shipped.",
+        },
+        {
+            "role": "tool",
+            "tool_call_id": "call_B",
+            "content": "Order B-42: shipped.",
+        },
+    ]
