@@ -1,15 +1,13 @@
 """SessionClient: the typed async Python API for Convoflow sessions."""
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
-    WorkflowHandle,
-    WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
     WorkflowUpdateHandle,
     WorkflowUpdateStage,
@@ -25,7 +23,6 @@ from client.errors import (
     SessionNotFoundError,
     error_from_update,
 )
-from client.listing import SessionInfo, list_sessions
 from client.requests import build_message, search_attributes_for, session_input
 from client.steering import SteeringClient
 from client.streaming import Delta, StreamRestart, follow_turn
@@ -34,7 +31,6 @@ from models import (
     ChatReply,
     Refusal,
     SessionConfig,
-    SessionStatus,
     SessionSummary,
     session_workflow_id,
 )
@@ -104,14 +100,6 @@ class SessionClient(SteeringClient):
         return cls(await connect_client(settings), settings)
 
     # ----------------------------------------------------------------- messages
-
-    def handle(
-        self, session_id: str, tenant_id: str = "default"
-    ) -> WorkflowHandle[SessionWorkflow, SessionSummary]:
-        """The workflow handle of a session (latest run)."""
-        return self.temporal.get_workflow_handle_for(
-            SessionWorkflow.run, session_workflow_id(tenant_id, session_id)
-        )
 
     def _start_operation(
         self,
@@ -387,71 +375,8 @@ class SessionClient(SteeringClient):
         summary: SessionSummary = await handle.result()
         return summary
 
-    # ------------------------------------------------------------------ queries
-
-    async def history(
-        self,
-        session_id: str,
-        *,
-        tenant_id: str = "default",
-        limit: int | None = None,
-        user_id: str | None = None,
-    ) -> list[ChatMessage]:
-        """Kept messages, oldest first (at most ``limit``); with ``user_id``, owner only."""
-        handle = self.handle(session_id, tenant_id)
-        return await self._query(handle.query(SessionWorkflow.history, args=[limit, user_id]))
-
-    async def status(
-        self, session_id: str, *, tenant_id: str = "default", user_id: str | None = None
-    ) -> SessionStatus:
-        """The session's status; with ``user_id``, owner only."""
-        handle = self.handle(session_id, tenant_id)
-        return await self._query(handle.query(SessionWorkflow.status, user_id))
-
-    async def config(
-        self, session_id: str, *, tenant_id: str = "default", user_id: str | None = None
-    ) -> SessionConfig:
-        """The session's configuration; with ``user_id``, owner only."""
-        handle = self.handle(session_id, tenant_id)
-        return await self._query(handle.query(SessionWorkflow.config, user_id))
-
-    @staticmethod
-    async def _query(call: Awaitable[T]) -> T:
-        """Run a query, turning "no such workflow" and owner refusals into SessionNotFoundError."""
-        try:
-            return await call
-        except RPCError as err:
-            if err.status == RPCStatusCode.NOT_FOUND:
-                raise SessionNotFoundError("no such session") from None
-            raise ConvoflowError(f"query failed: {err.message}") from None
-        except WorkflowQueryFailedError as err:
-            if "no such session" in str(err):
-                raise SessionNotFoundError("no such session") from None
-            raise ConvoflowError(f"query failed: {err}") from None
-
     @staticmethod
     def _rpc_error(err: RPCError, session_id: str, tenant_id: str) -> ConvoflowError:
         if err.status == RPCStatusCode.NOT_FOUND:
             return SessionNotFoundError(f"no session {session_id!r} in tenant {tenant_id!r}")
         return ConvoflowError(f"session {session_id!r}: {err.message}")
-
-    async def list_sessions(
-        self,
-        *,
-        tenant_id: str | None = None,
-        running_only: bool = True,
-        limit: int = 100,
-        user_id: str | None = None,
-    ) -> list[SessionInfo]:
-        """Sessions, newest first: one row per session (its latest run).
-
-        With ``user_id``, only sessions whose user search attribute is that user (ownerless
-        sessions never match); this needs the search attributes.
-        """
-        return await list_sessions(
-            self.temporal,
-            tenant_id=tenant_id,
-            running_only=running_only,
-            limit=limit,
-            user_id=user_id,
-        )

@@ -4,11 +4,10 @@ Mixed into :class:`client.session_client.SessionClient`; every call names the ca
 (``user_id``) and the session refuses anyone but its owner with "no such session".
 """
 
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 from temporalio.client import (
     Client,
-    WorkflowHandle,
     WorkflowUpdateFailedError,
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
@@ -21,15 +20,12 @@ from client.errors import (
     SessionNotFoundError,
     error_from_update,
 )
+from client.reading import ReadingClient
 from client.requests import search_attributes_for
 from models import (
-    ChatMessage,
     ChatReply,
     Refusal,
-    SessionConfig,
     SessionInput,
-    SessionStatus,
-    SessionSummary,
     session_workflow_id,
     validate_id,
 )
@@ -40,34 +36,11 @@ from workflows.session import SessionWorkflow
 R = TypeVar("R", CancelResult, ChatReply)
 
 
-class SteeringClient:
+class SteeringClient(ReadingClient):
     """``cancel``, ``regenerate`` and ``fork`` of :class:`SessionClient`."""
 
     temporal: Client
     settings: Settings
-
-    if TYPE_CHECKING:
-
-        def handle(
-            self, session_id: str, tenant_id: str = "default"
-        ) -> WorkflowHandle[SessionWorkflow, SessionSummary]: ...
-
-        async def history(
-            self,
-            session_id: str,
-            *,
-            tenant_id: str = "default",
-            limit: int | None = None,
-            user_id: str | None = None,
-        ) -> list[ChatMessage]: ...
-
-        async def config(
-            self, session_id: str, *, tenant_id: str = "default", user_id: str | None = None
-        ) -> SessionConfig: ...
-
-        async def status(
-            self, session_id: str, *, tenant_id: str = "default", user_id: str | None = None
-        ) -> SessionStatus: ...
 
     async def cancel(
         self, session_id: str, *, tenant_id: str = "default", user_id: str | None = None
