@@ -9,6 +9,7 @@ from collections.abc import Callable
 from strands.models import Model
 
 from activities.providers.bedrock import bedrock_provider
+from activities.providers.budget import BudgetedModel
 from activities.providers.echo import EchoModel
 from activities.providers.local import local_model
 from activities.providers.openai import openai_provider
@@ -41,7 +42,7 @@ def model_factories(
     providers = {**_PROVIDERS, **(extra or {})}
 
     def bind(name: str, factory: ProviderFactory) -> Callable[[], Model]:
-        return lambda: ValidatedStreamModel(factory(settings), name)
+        return lambda: ValidatedStreamModel(BudgetedModel(factory(settings)), name)
 
     return {name: bind(name, factory) for name, factory in providers.items()}
 

@@ -40,6 +40,7 @@ from workflows.session.options import (
 )
 from workflows.session.recorder import Recorder
 from workflows.session.state import Outcome, RunState
+from workflows.session.summary import Summarizer
 from workflows.session.timers import watch_age, watch_idle
 from workflows.session.turn import (
     TURN_ERRORS,
@@ -76,6 +77,7 @@ class SessionWorkflow:
         self._view = SessionView(self._state, input, self._run)
         self._inbox = Inbox(self._state, input, self._run, lambda: self._recorder.unrecorded())
         self._extractor = Extractor(self._state, input, self._view, self._inbox.session_ref)
+        self._summary = Summarizer(self._state, input, self._view, self._inbox.session_ref)
         self._recorder = Recorder(
             self._state,
             input,
@@ -184,7 +186,8 @@ class SessionWorkflow:
         failure: BaseException | None = None
         try:
             memories = await self._recorder.prepare(message)
-            reply, usage = await call_model(self._session, state.messages[:-1], message, memories)
+            earlier, summary = state.messages[:-1], state.summary
+            reply, usage = await call_model(self._session, earlier, message, memories, summary)
             state.usage = add_usage(state.usage, usage)
             outcome = self._inbox.reply_for(self._append(reply))
         except TURN_ERRORS as err:
@@ -205,6 +208,7 @@ class SessionWorkflow:
         record_turn(self._session.config.model, message.timestamp, outcome, failure)
         self._run.current = None
         self._recorder.end_turn()
+        self._summary.start()  # off the reply's path: the reply is already settled
         self._trim(*trim_to_count(state.messages, self._session.config.max_messages))
         self._view.set_step("active", "waiting for messages", 100)
 
@@ -342,6 +346,7 @@ class SessionWorkflow:
         self._run.draining = True
         await self._drain()
         self._extractor.hand_over()
+        self._summary.cancel()  # the next run starts it again from the carried summary
         self._truncate_stream()
         self._state.stream_state = self._stream.get_state()
         self._state.runs += 1
@@ -352,19 +357,8 @@ class SessionWorkflow:
         self._view.set_step("closing", f"archiving ({reason})", 50)
         await self._drain()
         await self._extractor.finish()
-        state, session = self._state, self._session
-        summary = SessionSummary(
-            session_id=session.session_id,
-            tenant_id=session.tenant_id,
-            user_id=session.user_id,
-            status=status,
-            reason=reason,
-            turns=state.turns,
-            total_messages=state.next_seq,
-            created_at=state.created_at,
-            ended_at=workflow.now(),
-            usage=state.usage,
-        )
+        self._summary.cancel()
+        summary = self._view.summary(status, reason)
         await workflow.execute_activity_method(
             MemoryActivities.archive_session,
             ArchiveSessionInput(session=self._inbox.session_ref(), summary=summary),
@@ -407,6 +401,7 @@ class SessionWorkflow:
         restored = await self._recorder.restore()
         if restored:
             self._inbox.restore(restored)
+            await self._summary.restore()
             self._view.show()
         return bool(restored)
 
