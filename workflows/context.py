@@ -282,6 +282,30 @@ def build_context(
     return Context(fitted.messages, sent_prompt, fitted.left_out, total)
 
 
+# The system prompt's pinned blocks (summary, memories) get at most this share of the budget.
+PINNED_SHARE = 0.5
+
+
+def pinned_blocks(base: str, summary: str, memories: str, budget: int) -> str:
+    """The pinned part of the system prompt (summary block, then memories block) within
+    ``PINNED_SHARE`` of ``budget`` together with ``base``: the summary is cut with the marker
+    when it is too long, and the memories are left out when they no longer fit."""
+    room = int(budget * PINNED_SHARE) - estimate_text(base)
+    parts: list[str] = []
+    if summary:
+        block = summary_block(summary)
+        over = estimate_text(block) - room
+        if over > 0:
+            keep = len(summary) - int(over * CHARS_PER_TOKEN) - len(CUT_MARKER) - 16
+            block = summary_block(cut_text(summary, keep)) if keep > 0 else ""
+        if block:
+            parts.append(block)
+            room -= estimate_text(block) + 1
+    if memories and estimate_text(memories) <= room:
+        parts.append(memories)
+    return "\n\n".join(parts)
+
+
 def summary_block(summary: str) -> str:
     """The running summary as a tagged block for the system prompt: notes about what left
     the context, never something the user just said."""

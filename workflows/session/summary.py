@@ -15,7 +15,7 @@ from activities.memory.summary import SummaryActivities
 from models import ActorRef, ChatMessage, SessionInput, SessionRef, SessionState
 from models.summary import ConversationSummary
 from models.summary_inputs import PreviousSummaryInput, SummariseInput
-from workflows.context import build_context, context_budget, summary_block, user_text
+from workflows.context import build_context, context_budget, pinned_blocks, user_text
 from workflows.session.options import (
     LOCAL_ACTIVITY_ERRORS,
     LOCAL_RETRY,
@@ -45,9 +45,10 @@ def left_context(
     pairs = answered_pairs(messages)
     if not pairs:
         return []
-    pinned = summary_block(summary.text if summary else "")
+    budget = context_budget(config.model, config.context_tokens)
+    pinned = pinned_blocks(config.system_prompt, summary.text if summary else "", "", budget)
     system_prompt = system_prompt_for(config.system_prompt, session.initial_context, pinned)
-    budget = context_budget(config.model, config.context_tokens) - NEXT_TURN_RESERVE
+    budget -= min(NEXT_TURN_RESERVE, budget // 4)
     context = build_context(
         model_messages(messages, config.context_messages),
         user_text(""),

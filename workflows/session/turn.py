@@ -20,7 +20,7 @@ from activities.memory.extract import memory_block
 from models import ChatMessage, MemoryRecord, SessionInput, TokenUsage
 from models.stream import turn_topic
 from models.summary import ConversationSummary
-from workflows.context import BUDGET_KEY, build_context, context_budget, summary_block, user_text
+from workflows.context import BUDGET_KEY, build_context, context_budget, pinned_blocks, user_text
 from workflows.window import model_messages, reply_text, system_prompt_for
 
 # Errors from a model turn that end the turn (not the workflow task).
@@ -58,11 +58,8 @@ async def call_model(
     """
     config = session.config
     budget = context_budget(config.model, config.context_tokens)
-    pinned = "\n\n".join(
-        block
-        for block in (summary_block(summary.text if summary else ""), memory_block(memories))
-        if block
-    )
+    summary_text = summary.text if summary else ""
+    pinned = pinned_blocks(config.system_prompt, summary_text, memory_block(memories), budget)
     system_prompt = system_prompt_for(config.system_prompt, session.initial_context, pinned)
     context = build_context(
         model_messages(earlier, config.context_messages),
