@@ -13,7 +13,18 @@ import sys
 from types import ModuleType
 from typing import Any
 
-from bench import harness, idle, latency, long, recall, report, start, streaming, throughput
+from bench import (
+    context,
+    harness,
+    idle,
+    latency,
+    long,
+    recall,
+    report,
+    start,
+    streaming,
+    throughput,
+)
 
 BENCHMARKS: dict[str, ModuleType] = {
     "latency": latency,
@@ -23,6 +34,7 @@ BENCHMARKS: dict[str, ModuleType] = {
     "long": long,
     "streaming": streaming,
     "recall": recall,
+    "context": context,
     "report": report,
 }
 

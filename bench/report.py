@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from bench.context import report_lines as context_lines
 from bench.harness import RESULTS
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -120,6 +121,7 @@ def render() -> str:
         ("long", _long),
         ("streaming", _streaming),
         ("recall", _recall),
+        ("context", context_lines),
     ]
     for name, writer in sections:
         document = _load(name)

@@ -32,10 +32,26 @@ SUMMARY_PROMPT = (
 )
 # Each message of the transcript given to the model is cut to this many characters.
 TRANSCRIPT_CHARS = 600
+# One update reads at most this many characters of messages (about 2,000 tokens, so that a
+# small model's window holds the prompt, the summary so far and the reply); what does not
+# fit waits for the next update.
+TRANSCRIPT_BUDGET = 6_000
 # The rules' "the user said" points are cut to this many characters each.
 POINT_CHARS = 80
 _SPEAKERS = {"user": "User", "assistant": "Assistant"}
 _NOBODY = ActorRef(tenant_id="default", actor_id="summary")
+
+
+def first_batch(messages: list[ChatMessage], budget: int = TRANSCRIPT_BUDGET) -> list[ChatMessage]:
+    """The oldest of ``messages`` whose transcript fits ``budget`` characters (at least one)."""
+    taken: list[ChatMessage] = []
+    used = 0
+    for message in messages:
+        used += min(len(message.message), TRANSCRIPT_CHARS) + 12
+        if taken and used > budget:
+            break
+        taken.append(message)
+    return taken
 
 
 def transcript(messages: list[ChatMessage]) -> str:
@@ -92,16 +108,17 @@ class SummaryActivities:
         """The summary so far updated with ``request.messages``; a model that answers
         nothing fails the activity (the workflow keeps the previous summary)."""
         previous = request.previous.text if request.previous else ""
+        batch = first_batch(request.messages)
         if request.model is None or request.model not in self._factories:
-            text, by = summarise_by_rules(previous, request.messages), "rules"
+            text, by = summarise_by_rules(previous, batch), "rules"
         else:
             by = request.model
-            text = await self._by_model(request.model, previous, request.messages)
+            text = await self._by_model(request.model, previous, batch)
         if not text.strip():
             raise ApplicationError(f"{by} wrote an empty summary", type="EmptySummary")
         summary = ConversationSummary(
             text=text,
-            through_seq=max(m.seq or 0 for m in request.messages),
+            through_seq=max(m.seq or 0 for m in batch),
             updated_at=activity.info().started_time,
             updates=(request.previous.updates + 1) if request.previous else 1,
             by=by,
