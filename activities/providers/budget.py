@@ -65,7 +65,10 @@ async def fit_request(
     if total <= budget:
         return messages
     fixed = await model.count_tokens([], tool_specs, system_prompt)
-    sizes = {id(m): await model.count_tokens([m]) for m in messages}
+    # A provider's count of an empty request is its fixed overhead (a chat template's
+    # default system prompt, the reply's opening): count it once, not per message.
+    base = await model.count_tokens([])
+    sizes = {id(m): await model.count_tokens([m]) - base for m in messages}
     estimated = sum(estimate_tokens(dict(m)) for m in messages) or 1
     ratio = max(sum(sizes.values()) / estimated, 0.1)  # the estimate, calibrated on this request
 

@@ -10,7 +10,7 @@ from strands.types.streaming import StreamEvent
 from strands.types.tools import ToolSpec
 
 from activities.providers.base import ConfiguredModel
-from activities.providers.budget import BudgetedModel, window_budget
+from activities.providers.budget import BudgetedModel, fit_request, window_budget
 from workflows.context import BUDGET_KEY, user_text
 
 
@@ -132,3 +132,23 @@ async def test_local_count_matches_what_llama_reads() -> None:
     events = [event async for event in model.stream(messages, None, "Answer briefly.")]
     usage = events[-1]["metadata"]["usage"]
     assert abs(usage["inputTokens"] - counted) <= 2
+
+
+@pytest.mark.local_model
+async def test_a_long_local_conversation_never_exceeds_the_window() -> None:
+    """200 turns of digits and prose (about 2.4 characters per token for the digits, below
+    the workflow's estimate of 3): the request the local model gets fits its window minus
+    its reply, by its own tokenizer."""
+    from activities.providers.local import LocalLlamaModel
+
+    inner = LocalLlamaModel(max_tokens=512, context_tokens=4096, threads=1)
+    messages: list[dict[str, Any]] = []
+    for turn in range(200):
+        messages.append(
+            user_text(f"order {turn}: " + " ".join(str(turn * 7919 + i) for i in range(30)))
+        )
+        messages.append({"role": "assistant", "content": [{"text": "Noted, thanks. " * 5}]})
+    messages.append(user_text("which orders did I give?"))
+    fitted = await fit_request(inner, messages, 3584, None, "Be brief.")  # type: ignore[arg-type]
+    assert await inner.count_tokens(fitted, None, "Be brief.") <= 3584
+    assert fitted[-1] == messages[-1] and len(fitted) > 10
