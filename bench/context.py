@@ -258,11 +258,13 @@ async def run(
         results: dict[str, Any] = {}
         asked = FACTS[:questions]
         for strategy in STRATEGIES:
-            correct, read, samples = 0, [], []
+            correct, present, read, samples = 0, 0, [], []
             for _, question, expected in asked:
                 request, system = await request_for(
                     strategy, all_messages, question, memory, budget
                 )
+                # Did the context deliver the fact at all (whatever the model makes of it)?
+                present += expected in (system + str(request[:-1])).lower()
                 text, used = await answer(answers_model, request, system, budget)
                 hit = expected in text.lower()
                 correct += hit
@@ -273,6 +275,7 @@ async def run(
                 "correct": correct,
                 "asked": len(asked),
                 "fraction": round(correct / len(asked), 2),
+                "fact_in_input": present,
                 "input_tokens_per_turn": _stats(tokens[strategy]),
                 "question_input_tokens": _stats(read),
                 "answers": samples,
@@ -306,8 +309,9 @@ def report_lines(r: dict[str, Any]) -> list[str]:
         f" {r['summary_batch']} messages, {r['summary_seconds']} s in all); memories mined by"
         " the extraction rules.",
         "",
-        "| context | late questions right | input tokens per turn (mean / p50 / max) |",
-        "| --- | --- | --- |",
+        "| context | late questions right | fact in the model's input"
+        " | input tokens per turn (mean / p50 / max) |",
+        "| --- | --- | --- | --- |",
     ]
     names = {
         "last10": "(a) last 10 messages",
@@ -319,6 +323,7 @@ def report_lines(r: dict[str, Any]) -> list[str]:
         t = s["input_tokens_per_turn"]
         lines.append(
             f"| {label} | {s['correct']} / {s['asked']} ({s['fraction']:.0%}) |"
+            f" {s.get('fact_in_input', '-')} / {s['asked']} |"
             f" {t['mean']} / {t['p50']} / {t['max']} |"
         )
     return lines
