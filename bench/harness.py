@@ -129,10 +129,7 @@ async def process_stack(data_dir: Path, **settings: Any) -> AsyncIterator[Proces
         }
         values.update(settings)
         config = Settings(**values)
-        environment = {**os.environ}
-        for name, value in config.model_dump(mode="json", exclude_defaults=True).items():
-            text = value if isinstance(value, str) else json.dumps(value)
-            environment[f"CONVOFLOW_{name.upper()}"] = text
+        environment = {**os.environ, **config.to_env()}
         log = (data_dir / "worker.log").open("wb")
         worker = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -228,7 +225,9 @@ async def stack(data_dir: Path, **settings: Any) -> AsyncIterator[Stack]:
         }
         values.update(settings)
         config = Settings(**values)
-        client = await Client.connect(config.temporal_address, plugins=client_plugins(config))
+        client = await Client.connect(
+            config.connection.temporal_address, plugins=client_plugins(config)
+        )
         async with running_worker(client, config):
             yield Stack(env, client, config, SessionClient(client, config))
     finally:

@@ -30,7 +30,7 @@ async def floor_turns(stack: ProcessStack, turns: int, *, local: bool) -> tuple[
     """Latencies of ``turns`` floor updates to one workflow; returns them and its id."""
     workflow_id = f"floor-{uuid.uuid4().hex[:8]}"
     handle = await stack.client.start_workflow(
-        FloorWorkflow.run, id=workflow_id, task_queue=stack.settings.task_queue
+        FloorWorkflow.run, id=workflow_id, task_queue=stack.settings.connection.task_queue
     )
     await handle.execute_update(FloorWorkflow.ping, Ping("warm up", local))
     latencies = []

@@ -71,11 +71,11 @@ async def run(rounds: int, batch_ms: int) -> dict[str, Any]:
     """Alternate model-alone and end-to-end turns over the prompt set ``rounds`` times."""
     settings = Settings()
     model = LocalLlamaModel(
-        settings.local_model_path,
-        max_tokens=settings.local_max_tokens,
-        threads=settings.local_threads,
-        temperature=settings.local_temperature,
-        seed=settings.local_seed,
+        settings.providers.local_model_path,
+        max_tokens=settings.providers.local_max_tokens,
+        threads=settings.providers.local_threads,
+        temperature=settings.providers.local_temperature,
+        seed=settings.providers.local_seed,
     )
     config = SessionConfig(
         model="local",

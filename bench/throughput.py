@@ -19,7 +19,7 @@ async def floor_rate(stack: ProcessStack, concurrency: int, turns: int) -> float
         await stack.client.start_workflow(
             FloorWorkflow.run,
             id=f"floor-{uuid.uuid4().hex[:8]}",
-            task_queue=stack.settings.task_queue,
+            task_queue=stack.settings.connection.task_queue,
         )
         for _ in range(concurrency)
     ]

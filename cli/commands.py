@@ -31,7 +31,7 @@ async def _send(args: argparse.Namespace, sessions: SessionClient, settings: Set
     reply = await sessions.send(
         args.session,
         args.text,
-        tenant_id=settings.tenant,
+        tenant_id=settings.cli.tenant,
         user_id=_user(settings),
         message_id=args.message_id,
     )
@@ -46,7 +46,7 @@ async def _submit(args: argparse.Namespace, sessions: SessionClient, settings: S
     message_id = await sessions.submit(
         args.session,
         args.text,
-        tenant_id=settings.tenant,
+        tenant_id=settings.cli.tenant,
         user_id=_user(settings),
         message_id=args.message_id,
     )
@@ -60,7 +60,7 @@ async def _submit(args: argparse.Namespace, sessions: SessionClient, settings: S
 async def _stored_messages(settings: Settings, session_id: str) -> list[ChatMessage]:
     """Every message of a session from the memory store, paging through it."""
     store = open_memory_store(settings)
-    ref = SessionRef(tenant_id=settings.tenant, session_id=session_id)
+    ref = SessionRef(tenant_id=settings.cli.tenant, session_id=session_id)
     messages: list[ChatMessage] = []
     try:
         while True:
@@ -84,7 +84,7 @@ async def _history(args: argparse.Namespace, sessions: SessionClient, settings: 
             messages = messages[-args.limit :] if args.limit else []
     else:
         messages = await sessions.history(
-            args.session, tenant_id=settings.tenant, limit=args.limit, user_id=_user(settings)
+            args.session, tenant_id=settings.cli.tenant, limit=args.limit, user_id=_user(settings)
         )
     if args.json:
         emit_json(messages)
@@ -98,7 +98,9 @@ async def _history(args: argparse.Namespace, sessions: SessionClient, settings: 
 
 
 async def _status(args: argparse.Namespace, sessions: SessionClient, settings: Settings) -> int:
-    status = await sessions.status(args.session, tenant_id=settings.tenant, user_id=_user(settings))
+    status = await sessions.status(
+        args.session, tenant_id=settings.cli.tenant, user_id=_user(settings)
+    )
     if args.json:
         emit_json(status)
         return EXIT_OK
@@ -117,7 +119,7 @@ async def _status(args: argparse.Namespace, sessions: SessionClient, settings: S
 
 async def _close(args: argparse.Namespace, sessions: SessionClient, settings: Settings) -> int:
     summary = await sessions.close(
-        args.session, tenant_id=settings.tenant, reason=args.reason, wait=not args.no_wait
+        args.session, tenant_id=settings.cli.tenant, reason=args.reason, wait=not args.no_wait
     )
     if args.json:
         emit_json(summary if summary is not None else {"session_id": args.session, "closing": True})
@@ -151,7 +153,7 @@ async def _sessions(args: argparse.Namespace, sessions: SessionClient, settings:
 
 
 async def _chat(args: argparse.Namespace, sessions: SessionClient, settings: Settings) -> int:
-    await chat_loop(sessions, args.session, tenant_id=settings.tenant, user_id=_user(settings))
+    await chat_loop(sessions, args.session, tenant_id=settings.cli.tenant, user_id=_user(settings))
     return EXIT_OK
 
 
@@ -159,7 +161,7 @@ async def _memory(args: argparse.Namespace, settings: Settings) -> int:
     if args.limit < 1:
         raise UsageError("--limit must be at least 1")
     actor = ActorRef(
-        tenant_id=validate_id("tenant id", settings.tenant),
+        tenant_id=validate_id("tenant id", settings.cli.tenant),
         actor_id=validate_id("actor id", args.actor),
     )
     store = open_memory_store(settings)
@@ -230,7 +232,11 @@ async def _codec_server(args: argparse.Namespace, settings: Settings) -> int:
     codec = codec_from_settings(settings)
     if codec is None:
         raise UsageError("no codec keys: set CONVOFLOW_CODEC_KEY_FILE or --codec-key-file")
-    token = settings.codec_server_token.get_secret_value() if settings.codec_server_token else None
+    token = (
+        settings.codec.codec_server_token.get_secret_value()
+        if settings.codec.codec_server_token
+        else None
+    )
     if args.insecure_dev:
         token = None  # explicit: no auth (local development only)
     elif not token:
@@ -255,13 +261,15 @@ async def _gateway(args: argparse.Namespace, settings: Settings) -> int:
         updates["gateway_host"] = args.host
     if args.port is not None:
         updates["gateway_port"] = args.port
-    settings = settings.model_copy(update=updates)
+    settings = settings.updated(**updates)
+
+    connection = settings.connection
 
     def ready(url: str) -> None:
         sys.stderr.write(
             f"Convoflow gateway on {url} (POST /invocations, GET /ping,"
-            f" GET /sessions/ID/history|status); Temporal at {settings.temporal_address},"
-            f" task queue {settings.task_queue!r}\n"
+            f" GET /sessions/ID/history|status); Temporal at {connection.temporal_address},"
+            f" task queue {connection.task_queue!r}\n"
         )
 
     try:

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
-from cli.chat import chat_loop
 from cli.commands import (
     _chat,
     _close,
@@ -29,6 +28,7 @@ from cli.commands import (
     _submit,
     _token,
 )
+from cli.dev import run_dev
 from cli.parser import (
     EXIT_BAD_INPUT,
     EXIT_FAILED,
@@ -36,7 +36,6 @@ from cli.parser import (
     EXIT_OK,
     UsageError,
     _report_error,
-    _user,
     build_parser,
     settings_from,
 )
@@ -51,9 +50,8 @@ from models import InvalidIdError
 from models.settings import Settings
 from worker.client import connect_client
 from worker.codec import CodecConfigError
-from worker.dev_server import DevServerError, dev_server
-from worker.lifecycle import stop_signals
-from worker.run import run_worker, running_worker
+from worker.dev_server import DevServerError
+from worker.run import run_worker
 
 
 async def _worker(settings: Settings) -> int:
@@ -62,37 +60,12 @@ async def _worker(settings: Settings) -> int:
     return EXIT_OK
 
 
-async def _dev(args: argparse.Namespace, settings: Settings) -> int:
-    async with dev_server(settings.data_dir, port=args.port, ui_port=args.ui_port) as server:
-        settings = settings.model_copy(update={"temporal_address": server.address})
-        client = await connect_client(settings, metrics=True)
-        async with running_worker(client, settings):
-            sys.stderr.write(
-                f"Temporal dev server at {server.address} (state in {server.db_path})\n"
-                f"Temporal UI: {server.ui_url}/namespaces/{settings.namespace}/workflows\n"
-                f"Worker on task queue {settings.task_queue!r}, model {settings.model!r}\n"
-            )
-            if args.no_chat:
-                sys.stderr.write("Press Ctrl-C to stop.\n")
-                async with stop_signals() as stop:
-                    await stop.wait()
-            else:
-                await chat_loop(
-                    SessionClient(client, settings),
-                    args.session,
-                    tenant_id=settings.tenant,
-                    user_id=_user(settings),
-                )
-            sys.stderr.write("Stopping worker and dev server…\n")
-    return EXIT_OK
-
-
 async def run_command(args: argparse.Namespace) -> int:
     """Run the parsed command; translate errors into messages and exit codes."""
     try:
         settings = settings_from(args)
         if args.command == "dev":
-            return await _dev(args, settings)
+            return await run_dev(args, settings)
         if args.command == "worker":
             return await _worker(settings)
         if args.command == "replay":
@@ -133,7 +106,9 @@ async def run_command(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     except RuntimeError as err:
         if "connect" in str(err).lower():
-            address = getattr(args, "temporal_address", None) or Settings().temporal_address
+            address = (
+                getattr(args, "temporal_address", None) or Settings().connection.temporal_address
+            )
             _report_error(args, "ConnectionError", f"cannot reach Temporal at {address}: {err}")
             return EXIT_FAILED
         raise

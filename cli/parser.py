@@ -31,6 +31,11 @@ def _connection_options() -> argparse.ArgumentParser:
     group = parent.add_argument_group("connection (defaults from CONVOFLOW_* env vars)")
     group.add_argument("--address", dest="temporal_address", help="Temporal host:port")
     group.add_argument("--namespace", help="Temporal namespace")
+    group.add_argument(
+        "--profile",
+        dest="temporal_profile",
+        help="profile of the Temporal TOML config (TLS, mTLS, API key; see README)",
+    )
     group.add_argument("--task-queue", dest="task_queue", help="worker task queue")
     group.add_argument("--data-dir", dest="data_dir", type=Path, help="data directory")
     group.add_argument("--model", help="model provider for new sessions (local, echo, ...)")
@@ -75,7 +80,18 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--session", default="dev", help="session to chat in (default: dev)")
     dev.add_argument("--tenant", help="tenant id")
     dev.add_argument("--user", help="user id")
-    dev.add_argument("--no-chat", action="store_true", help="run server and worker only")
+    dev.add_argument("--no-chat", action="store_true", help="run the stack without the chat")
+    dev.add_argument(
+        "--gateway-port", type=int, default=8080, help="port of the gateway and chat page (8080)"
+    )
+    dev.add_argument("--no-gateway", action="store_true", help="do not start the gateway")
+    dev.add_argument(
+        "--codec-server",
+        action="store_true",
+        help="encrypt payloads (a dev key in the data dir unless CONVOFLOW_CODEC_KEY_FILE)"
+        " and start the codec server the Temporal UI decodes through",
+    )
+    dev.add_argument("--codec-port", type=int, default=8888, help="codec server port (8888)")
 
     commands.add_parser("worker", parents=[conn], help="run a session worker")
 
@@ -190,6 +206,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
     names = (
         "temporal_address",
         "namespace",
+        "temporal_profile",
         "task_queue",
         "data_dir",
         "model",
@@ -237,4 +254,4 @@ def _report_error(args: argparse.Namespace, kind: str, message: str) -> None:
 
 def _user(settings: Settings) -> str | None:
     """The CLI's user (``--user``/``CONVOFLOW_USER``), checked like every id."""
-    return None if settings.user is None else validate_id("user id", settings.user)
+    return None if settings.cli.user is None else validate_id("user id", settings.cli.user)

@@ -41,7 +41,8 @@ def build_message(
             metadata=metadata,
             stream=stream,
         )
-        parse_inbound(message, config or SessionConfig(), session_id, None)
+        # The caller checks its own message: as far as it knows, it is the owner.
+        parse_inbound(message, config or SessionConfig(), session_id, user_id)
     except ValidationError as err:
         raise MessageRejectedError(
             describe_validation_error(err), Refusal.INVALID_MESSAGE
@@ -61,8 +62,8 @@ def session_input(
 ) -> SessionInput:
     """The workflow input of a new session (settings fill in what ``config`` leaves unset)."""
     defaults = {
-        "model": settings.model,
-        "search_attributes": settings.search_attributes,
+        "model": settings.providers.model,
+        "search_attributes": settings.worker.search_attributes,
     }
     given = config or SessionConfig()
     unset = {name: value for name, value in defaults.items() if name not in given.model_fields_set}
@@ -80,7 +81,7 @@ def search_attributes_for(
     settings: Settings, tenant_id: str, user_id: str | None
 ) -> TypedSearchAttributes:
     """The search attributes a new session starts with."""
-    if not settings.search_attributes:
+    if not settings.worker.search_attributes:
         return TypedSearchAttributes.empty
     pairs: list[SearchAttributePair[str]] = [
         SearchAttributePair(sa.TENANT, tenant_id),

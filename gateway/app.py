@@ -85,8 +85,10 @@ class Gateway:
 
     def __post_init__(self) -> None:
         """Build the limits from the settings."""
-        self.limiter = RateLimiter(self.settings.gateway_rate_per_user, self.settings.gateway_burst)
-        self.gate = TurnGate(self.settings.gateway_queue_depth)
+        self.limiter = RateLimiter(
+            self.settings.gateway.gateway_rate_per_user, self.settings.gateway.gateway_burst
+        )
+        self.gate = TurnGate(self.settings.gateway.gateway_queue_depth)
         self.turn_parsers = {INVOCATIONS: parse_invocation}
         self.guarded_paths = {SESSIONS}
 
@@ -221,8 +223,8 @@ def build_gateway(
     insecure_principal = None
     if insecure_dev:
         insecure_principal = Principal(
-            tenant_id=validate_id("tenant id", settings.tenant),
-            user_id=validate_id("user id", settings.user or "dev"),
+            tenant_id=validate_id("tenant id", settings.cli.tenant),
+            user_id=validate_id("user id", settings.cli.user or "dev"),
         )
         verifier = None
     elif verifier is None:
@@ -349,4 +351,6 @@ async def serve_gateway(
     app = build_gateway(settings, insecure_dev=insecure_dev, log_requests=log_requests)
     # Connect before listening, so an unreachable Temporal is a plain error, not a traceback.
     app.state.gateway.sessions = await SessionClient.connect(settings)
-    await serve_until_stopped(app, settings.gateway_host, settings.gateway_port, ready=ready)
+    await serve_until_stopped(
+        app, settings.gateway.gateway_host, settings.gateway.gateway_port, ready=ready
+    )

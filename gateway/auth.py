@@ -155,9 +155,14 @@ class TokenVerifier:
             raise AuthError("invalid token: expired") from None
         except jwt.PyJWTError as err:
             raise AuthError(f"invalid token: {err}") from None
+        for name in ("exp", "nbf", "iat"):
+            # NumericDate (RFC 7519): a JSON number, never a string or a boolean.
+            value = claims.get(name)
+            if name in claims and (isinstance(value, bool) or not isinstance(value, int | float)):
+                raise AuthError(f"invalid token: claim {name!r} must be a NumericDate")
         try:
-            tenant = validate_id("tenant", str(claims[self.tenant_claim]))
-            user = validate_id("user", str(claims[self.user_claim]))
+            tenant = validate_id("tenant", claims[self.tenant_claim])
+            user = validate_id("user", claims[self.user_claim])
         except InvalidIdError:
             raise AuthError(
                 f"invalid token: claims {self.tenant_claim!r} and {self.user_claim!r} must be "
@@ -169,22 +174,24 @@ class TokenVerifier:
 def verifier_from_settings(settings: Settings) -> TokenVerifier:
     """The verifier the settings describe; raise :class:`AuthConfigError` if none is."""
     jwks: dict[str, Any] | None = None
-    if settings.jwt_jwks_path is not None:
+    if settings.gateway.jwt_jwks_path is not None:
         try:
-            jwks = json.loads(Path(settings.jwt_jwks_path).read_text())
+            jwks = json.loads(Path(settings.gateway.jwt_jwks_path).read_text())
         except (OSError, ValueError) as err:
-            raise AuthConfigError(f"cannot read JWKS {settings.jwt_jwks_path}: {err}") from None
-    secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else None
+            raise AuthConfigError(
+                f"cannot read JWKS {settings.gateway.jwt_jwks_path}: {err}"
+            ) from None
+    secret = settings.gateway.jwt_secret.get_secret_value() if settings.gateway.jwt_secret else None
     try:
         return TokenVerifier(
             secret=secret,
             jwks=jwks,
-            jwks_url=settings.jwt_jwks_url,
-            issuer=settings.jwt_issuer or None,
-            audience=settings.jwt_audience or None,
-            tenant_claim=settings.jwt_tenant_claim,
-            user_claim=settings.jwt_user_claim,
-            leeway=settings.jwt_leeway_seconds,
+            jwks_url=settings.gateway.jwt_jwks_url,
+            issuer=settings.gateway.jwt_issuer or None,
+            audience=settings.gateway.jwt_audience or None,
+            tenant_claim=settings.gateway.jwt_tenant_claim,
+            user_claim=settings.gateway.jwt_user_claim,
+            leeway=settings.gateway.jwt_leeway_seconds,
         )
     except jwt.PyJWTError as err:
         raise AuthConfigError(f"unusable JWKS: {err}") from None
@@ -223,15 +230,15 @@ def token_from_settings(
     settings: Settings, *, user: str, tenant: str, ttl_seconds: float = 3600
 ) -> str:
     """A token signed with ``CONVOFLOW_JWT_SECRET`` and the configured issuer/audience/claims."""
-    if settings.jwt_secret is None:
+    if settings.gateway.jwt_secret is None:
         raise AuthConfigError("set CONVOFLOW_JWT_SECRET (the gateway must use the same secret)")
     return make_token(
-        settings.jwt_secret.get_secret_value(),
+        settings.gateway.jwt_secret.get_secret_value(),
         user=user,
         tenant=tenant,
         ttl_seconds=ttl_seconds,
-        issuer=settings.jwt_issuer or None,
-        audience=settings.jwt_audience or None,
-        tenant_claim=settings.jwt_tenant_claim,
-        user_claim=settings.jwt_user_claim,
+        issuer=settings.gateway.jwt_issuer or None,
+        audience=settings.gateway.jwt_audience or None,
+        tenant_claim=settings.gateway.jwt_tenant_claim,
+        user_claim=settings.gateway.jwt_user_claim,
     )

@@ -1,6 +1,5 @@
 """Admission for protected routes, before anything reaches Temporal."""
 
-import json
 import logging
 from typing import TYPE_CHECKING
 
@@ -8,7 +7,8 @@ from bedrock_agentcore.runtime.models import SESSION_HEADER
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.errors import GatewayError
-from gateway.requests import Invocation, TurnParser, header_value, read_body
+from gateway.requests import Invocation, TurnParser, header_value, json_body, read_body
+from models.limits import too_long
 
 if TYPE_CHECKING:
     from gateway.app import Gateway
@@ -73,17 +73,14 @@ class GuardMiddleware:
     ) -> tuple[Receive, Invocation]:
         """Read and check the body; return a ``receive`` that replays it, and the invocation."""
         settings = self.gateway.settings
-        limit = settings.gateway_max_body_bytes
+        limit = settings.gateway.gateway_max_body_bytes
         length = header_value(scope, "content-length")
-        if length is not None and length.isdigit() and int(length) > limit:
+        if too_long(length, limit):
             raise GatewayError(413, "PayloadTooLarge", f"request body is over {limit} bytes")
         body = await read_body(receive, limit)
-        try:
-            payload = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as err:
-            raise GatewayError(400, "InvalidJson", f"body is not valid JSON: {err}") from None
+        payload = json_body(body)
         header_session = header_value(scope, SESSION_HEADER)
-        invocation = parser(payload, header_session, settings.gateway_max_prompt_chars)
+        invocation = parser(payload, header_session, settings.gateway.gateway_max_prompt_chars)
         replayed = False
 
         async def replay() -> Message:

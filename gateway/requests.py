@@ -10,6 +10,7 @@ from starlette.types import Receive, Scope
 
 from gateway.errors import GatewayError
 from models import InvalidIdError, validate_id
+from models.limits import InvalidJsonError, loads_strict, parse_count
 
 log = logging.getLogger("convoflow.gateway")
 
@@ -124,6 +125,18 @@ def header_value(scope: Scope, name: str) -> str | None:
 def history_limit(raw: str | None) -> int | None:
     if raw is None:
         return None
-    if not raw.isdigit() or int(raw) > MAX_HISTORY_LIMIT:
+    try:
+        limit = parse_count(raw)
+    except ValueError:
+        limit = MAX_HISTORY_LIMIT + 1
+    if limit > MAX_HISTORY_LIMIT:
         raise GatewayError(400, "InvalidRequest", f"limit must be 0-{MAX_HISTORY_LIMIT}")
-    return int(raw)
+    return limit
+
+
+def json_body(body: bytes | str) -> Any:
+    """A request body parsed strictly; 400 ``InvalidJson`` saying why it is refused."""
+    try:
+        return loads_strict(body)
+    except InvalidJsonError as err:
+        raise GatewayError(400, "InvalidJson", f"body is not valid JSON: {err}") from None

@@ -5,7 +5,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from models.ids import ID_PATTERN
+from models.ids import ID_MAX_LENGTH, ID_PATTERN
 
 Role = Literal["user", "assistant", "system", "error"]
 
@@ -31,11 +31,17 @@ class ChatMessage(BaseModel):
         },
     )
 
-    message_id: str | None = Field(None, pattern=ID_PATTERN, description="Idempotency key")
-    session_id: str | None = Field(None, pattern=ID_PATTERN, description="Session identifier")
+    message_id: str | None = Field(
+        None, pattern=ID_PATTERN, max_length=ID_MAX_LENGTH, description="Idempotency key"
+    )
+    session_id: str | None = Field(
+        None, pattern=ID_PATTERN, max_length=ID_MAX_LENGTH, description="Session identifier"
+    )
     role: Role = Field("user", description="Who wrote the message")
     message: str = Field(..., description="Message content")
-    user_id: str | None = Field(None, pattern=ID_PATTERN, description="User identifier")
+    user_id: str | None = Field(
+        None, pattern=ID_PATTERN, max_length=ID_MAX_LENGTH, description="User identifier"
+    )
     timestamp: datetime | None = Field(None, description="When the session accepted it (UTC)")
     metadata: dict[str, Any] | None = Field(None, description="Additional context")
     reply_to: str | None = Field(None, description="For replies and errors: the user message id")

@@ -2,20 +2,25 @@
 
 import re
 
-ID_PATTERN = r"^[A-Za-z0-9._-]{1,128}$"
+ID_MAX_LENGTH = 128
+ID_PATTERN = r"^[A-Za-z0-9._-]{0,127}[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$"
+"""1-128 characters from A-Z a-z 0-9 . _ - (with ``max_length``), at least one not a dot."""
 _ID_RE = re.compile(ID_PATTERN)
 WORKFLOW_ID_PREFIX = "convoflow"
 
 
 class InvalidIdError(ValueError):
-    """An id that does not match ``[A-Za-z0-9._-]{1,128}``."""
+    """An id that does not match ``[A-Za-z0-9._-]{1,128}`` or is made of dots only."""
 
 
 def validate_id(kind: str, value: str) -> str:
-    """Return ``value`` if it is a valid id, else raise :class:`InvalidIdError` naming ``kind``."""
-    if not isinstance(value, str) or not _ID_RE.fullmatch(value):
+    """Return ``value`` if it is a valid id, else raise :class:`InvalidIdError` naming ``kind``.
+
+    Ids of dots only (``.``, ``..``) are refused: in a URL path they mean "this" and "parent".
+    """
+    if not isinstance(value, str) or len(value) > ID_MAX_LENGTH or not _ID_RE.fullmatch(value):
         raise InvalidIdError(
-            f"invalid {kind} {value!r}: use 1-128 characters from A-Z a-z 0-9 . _ -"
+            f"invalid {kind} {value!r}: use 1-128 characters from A-Z a-z 0-9 . _ -, not only dots"
         )
     return value
 

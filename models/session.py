@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from temporalio.contrib.workflow_streams import WorkflowStreamState
 
 from models.chat import ChatMessage, TokenUsage
-from models.ids import ID_PATTERN
+from models.ids import ID_MAX_LENGTH, ID_PATTERN
 from models.limits import check_free_json
 from models.stream import StreamMark
 from models.summary import ConversationSummary
@@ -121,9 +121,9 @@ class SessionState(BaseModel):
 class SessionInput(BaseModel):
     """The session workflow's single argument."""
 
-    session_id: str = Field(..., pattern=ID_PATTERN)
-    tenant_id: str = Field("default", pattern=ID_PATTERN)
-    user_id: str | None = Field(None, pattern=ID_PATTERN)
+    session_id: str = Field(..., pattern=ID_PATTERN, max_length=ID_MAX_LENGTH)
+    tenant_id: str = Field("default", pattern=ID_PATTERN, max_length=ID_MAX_LENGTH)
+    user_id: str | None = Field(None, pattern=ID_PATTERN, max_length=ID_MAX_LENGTH)
     config: SessionConfig = Field(default_factory=SessionConfig)
     initial_context: dict[str, Any] | None = None
     carried: SessionState | None = None

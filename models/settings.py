@@ -1,21 +1,30 @@
-"""Settings shared by the worker, the CLI and the Python client: env vars ``CONVOFLOW_*``."""
+"""Settings by role: connection, worker, providers, memory, codec, gateway, metrics, CLI.
 
+Every field reads ``CONVOFLOW_<NAME>`` from the environment (``CONVOFLOW_MEMORY`` for the
+memory backend); CLI flags override them. ``Settings`` groups one model per role, so a part
+of the system can take only the role it needs (``settings.gateway``, ``settings.memory``).
+Flat names (``Settings(model="echo")``, ``settings.updated(temporal_address=...)``) are the
+names of the environment variables without their prefix; they are routed to their role.
+"""
+
+import json
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, Self
 
-from pydantic import Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from models.memory import MemoryKind
 
+ENV_PREFIX = "CONVOFLOW_"
 
-class Settings(BaseSettings):
-    """Where Temporal is, which model and memory to use, and worker tuning.
 
-    Every field reads ``CONVOFLOW_<NAME>`` from the environment; CLI flags override them.
-    """
+class _Role(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
 
-    model_config = SettingsConfigDict(env_prefix="CONVOFLOW_", extra="ignore")
+
+class ConnectionSettings(_Role):
+    """Where Temporal is and which task queue the sessions use (every process)."""
 
     temporal_address: str = Field("localhost:7233", description="Temporal frontend host:port")
     namespace: str = Field("default", description="Temporal namespace")
@@ -30,27 +39,30 @@ class Settings(BaseSettings):
         " ~/.config/temporalio/temporal.toml)",
     )
     task_queue: str = Field("convoflow", description="Task queue of the session workers")
-    tenant: str = Field("default", description="Tenant of CLI session commands")
-    user: str | None = Field(None, description="User of CLI session commands")
-    model: str = Field("local", description="Model provider for new sessions")
-    memory: Literal["local", "agentcore"] = Field("local", description="Memory backend")
-    data_dir: Path = Field(Path(".convoflow"), description="Embedded server and store files")
-    echo_delay_ms: float = Field(0.0, ge=0, description="Pause before each echo token")
+
+
+class WorkerSettings(_Role):
+    """Tuning of the worker process."""
+
     search_attributes: bool = Field(True, description="Sessions upsert Convoflow* attributes")
     max_concurrent_workflow_tasks: int = Field(100, ge=1)
     max_concurrent_activities: int = Field(100, ge=1)
     max_cached_workflows: int = Field(1000, ge=0, description="Sticky cache size")
     graceful_shutdown_seconds: float = Field(10.0, ge=0)
-    agentcore_memory_id: str | None = Field(
-        None, description="AgentCore Memory id (or ARN) of the agentcore memory backend"
-    )
-    agentcore_region: str = Field("us-east-1", description="AWS region of the AgentCore Memory")
-    agentcore_namespaces: dict[MemoryKind, str] | None = Field(
-        None,
-        description="Namespace templates per memory kind (fact, preference, summary) as JSON;"
-        " {actorId} and {sessionId} are filled in. Default /facts/{actorId}/,"
-        " /preferences/{actorId}/, /summaries/{actorId}/{sessionId}/",
-    )
+
+
+class CliSettings(_Role):
+    """Whom the CLI's session commands act for."""
+
+    tenant: str = Field("default", description="Tenant of CLI session commands")
+    user: str | None = Field(None, description="User of CLI session commands")
+
+
+class ProviderSettings(_Role):
+    """The model provider of new sessions and how each provider reaches its model."""
+
+    model: str = Field("local", description="Model provider for new sessions")
+    echo_delay_ms: float = Field(0.0, ge=0, description="Pause before each echo token")
 
     # Provider "local": an embedded GGUF model run in-process by llama-cpp-python.
     local_model_path: Path | None = Field(
@@ -75,7 +87,36 @@ class Settings(BaseSettings):
     openai_model_id: str = Field("gpt-4o-mini", description="Model name at the endpoint")
     openai_max_tokens: int = Field(2048, ge=1)
 
-    # Encryption at rest: a payload codec (AES-256-GCM) on every client, worker and replayer.
+
+class MemorySettings(_Role):
+    """The long-term memory backend and where embedded files live."""
+
+    model_config = SettingsConfigDict(populate_by_name=True)
+
+    backend: Literal["local", "agentcore"] = Field(
+        "local", validation_alias="CONVOFLOW_MEMORY", description="Memory backend"
+    )
+    data_dir: Path = Field(Path(".convoflow"), description="Embedded server and store files")
+    agentcore_memory_id: str | None = Field(
+        None, description="AgentCore Memory id (or ARN) of the agentcore memory backend"
+    )
+    agentcore_region: str = Field("us-east-1", description="AWS region of the AgentCore Memory")
+    agentcore_namespaces: dict[MemoryKind, str] | None = Field(
+        None,
+        description="Namespace templates per memory kind (fact, preference, summary) as JSON;"
+        " {actorId} and {sessionId} are filled in. Default /facts/{actorId}/,"
+        " /preferences/{actorId}/, /summaries/{actorId}/{sessionId}/",
+    )
+
+    @property
+    def memory_db_path(self) -> Path:
+        """SQLite file of the embedded memory store."""
+        return self.data_dir / "memory.db"
+
+
+class CodecSettings(_Role):
+    """Encryption at rest: a payload codec (AES-256-GCM) on every client, worker, replayer."""
+
     codec_key_file: Path | None = Field(
         None, description='JSON key file: {"current": id, "keys": {id: base64 32 bytes}}'
     )
@@ -89,7 +130,10 @@ class Settings(BaseSettings):
         None, description="Bearer token the codec server requires"
     )
 
-    # HTTP gateway (convoflow gateway): bearer tokens, limits, where it listens.
+
+class GatewaySettings(_Role):
+    """The HTTP gateway (convoflow gateway): bearer tokens, limits, where it listens."""
+
     gateway_host: str = Field("127.0.0.1", description="Gateway bind address (0.0.0.0 in Docker)")
     gateway_port: int = Field(8080, ge=0, le=65535, description="Gateway port (AgentCore: 8080)")
     jwt_secret: SecretStr | None = Field(
@@ -115,11 +159,111 @@ class Settings(BaseSettings):
         "http://127.0.0.1:8233", description="Temporal UI base URL the chat page links to"
     )
 
-    # Prometheus metrics of the worker (Temporal SDK metrics plus convoflow_*).
+
+class MetricsSettings(_Role):
+    """Prometheus metrics of the worker (Temporal SDK metrics plus convoflow_*)."""
+
     metrics_port: int | None = Field(None, ge=0, le=65535, description="Serve /metrics here")
     metrics_host: str = Field("127.0.0.1", description="Metrics bind address (0.0.0.0 in Docker)")
 
-    @property
-    def memory_db_path(self) -> Path:
-        """SQLite file of the embedded memory store."""
-        return self.data_dir / "memory.db"
+
+ROLES: dict[str, type[_Role]] = {
+    "connection": ConnectionSettings,
+    "worker": WorkerSettings,
+    "cli": CliSettings,
+    "providers": ProviderSettings,
+    "memory": MemorySettings,
+    "codec": CodecSettings,
+    "gateway": GatewaySettings,
+    "metrics": MetricsSettings,
+}
+
+
+def _flat_name(role: type[_Role], field: str) -> str:
+    alias = role.model_fields[field].validation_alias
+    return alias.removeprefix(ENV_PREFIX).lower() if isinstance(alias, str) else field
+
+
+FLAT_NAMES: dict[str, tuple[str, str]] = {
+    _flat_name(cls, field): (role, field)
+    for role, cls in ROLES.items()
+    for field in cls.model_fields
+}
+"""Flat name (the environment variable without ``CONVOFLOW_``) -> (role, field)."""
+
+
+class Settings(BaseModel):
+    """All settings of a Convoflow process, one model per role.
+
+    ``Settings()`` reads the environment; ``Settings(name=value)`` with flat names overrides
+    it (``name`` as in ``CONVOFLOW_<NAME>``).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    connection: ConnectionSettings = Field(default_factory=ConnectionSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    cli: CliSettings = Field(default_factory=CliSettings)
+    providers: ProviderSettings = Field(default_factory=ProviderSettings)
+    memory: MemorySettings = Field(default_factory=MemorySettings)
+    codec: CodecSettings = Field(default_factory=CodecSettings)
+    gateway: GatewaySettings = Field(default_factory=GatewaySettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _route_flat_names(cls, data: Any) -> Any:
+        # Each role is built by its own __init__ so that it reads the environment under
+        # the overrides (validating a dict into a BaseSettings would skip the environment).
+        # A role's own model (or dict) passes as is; "memory" is also the backend's flat name.
+        if not isinstance(data, dict):
+            return data
+        routed: dict[str, Any] = {}
+        by_role: dict[str, dict[str, Any]] = {}
+        for name, value in data.items():
+            if name in ROLES and isinstance(value, _Role | dict):
+                routed[name] = value
+                continue
+            if name not in FLAT_NAMES:
+                raise ValueError(f"unknown setting {name!r}")
+            role, field = FLAT_NAMES[name]
+            by_role.setdefault(role, {})[field] = value
+        for role, values in by_role.items():
+            if role in routed:
+                raise ValueError(f"role {role!r} given both whole and by flat names")
+            routed[role] = ROLES[role](**values)
+        return routed
+
+    def updated(self, **flat: Any) -> Self:
+        """A copy with the given flat names replaced (validated, environment not re-read)."""
+        roles: dict[str, Any] = {role: getattr(self, role) for role in ROLES}
+        changes: dict[str, dict[str, Any]] = {}
+        for name, value in flat.items():
+            if name not in FLAT_NAMES:
+                raise ValueError(f"unknown setting {name!r}")
+            role, field = FLAT_NAMES[name]
+            changes.setdefault(role, {})[field] = value
+        for role, values in changes.items():
+            current = roles[role]
+            merged = {**current.model_dump(), **values}
+            fresh = ROLES[role].model_validate(merged)
+            # Keep what was explicitly set (connection precedence depends on it).
+            object.__setattr__(
+                fresh, "__pydantic_fields_set__", current.model_fields_set | set(values)
+            )
+            roles[role] = fresh
+        return type(self)(**roles)
+
+    def to_env(self) -> dict[str, str]:
+        """``CONVOFLOW_*`` variables that give a child process these settings (non-defaults)."""
+        env: dict[str, str] = {}
+        for role in ROLES:
+            model: _Role = getattr(self, role)
+            dumped = model.model_dump(mode="json", exclude_defaults=True)
+            for field, value in dumped.items():
+                secret = getattr(model, field)
+                if isinstance(secret, SecretStr):
+                    value = secret.get_secret_value()
+                text = value if isinstance(value, str) else json.dumps(value)
+                env[ENV_PREFIX + _flat_name(type(model), field).upper()] = text
+        return env

@@ -231,7 +231,8 @@ async def record(out: Path, only: list[str]) -> None:
                 data_dir=Path(data_dir),
             )
             client = await Client.connect(
-                settings.temporal_address, plugins=client_plugins(settings, TEST_PROVIDERS)
+                settings.connection.temporal_address,
+                plugins=client_plugins(settings, TEST_PROVIDERS),
             )
             sessions = SessionClient(client, settings)
             async with running_worker(client, settings, TEST_PROVIDERS):

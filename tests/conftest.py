@@ -70,7 +70,7 @@ def make_settings(address: str, data_dir: Path, **overrides: object) -> Settings
         "model": "echo",
     }
     values.update(overrides)
-    return Settings(**values)  # type: ignore[arg-type]
+    return Settings(**values)
 
 
 @pytest.fixture(scope="session")
@@ -103,7 +103,7 @@ async def dev_settings(dev_address: str, tmp_path_factory: pytest.TempPathFactor
 async def dev_client(dev_env: WorkflowEnvironment, dev_settings: Settings) -> Client:
     """A client of the dev server with our plugin (and the test providers)."""
     return await Client.connect(
-        dev_settings.temporal_address,
+        dev_settings.connection.temporal_address,
         plugins=client_plugins(dev_settings, TEST_PROVIDERS),
     )
 

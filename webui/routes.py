@@ -34,6 +34,8 @@ from gateway import (
     start_stream,
 )
 from gateway.auth import Principal
+from gateway.requests import json_body
+from models.limits import parse_count
 from webui.agui import encode_json, encode_sse, error_event, parse_run_input, run_events
 
 log = logging.getLogger("convoflow.webui")
@@ -78,8 +80,8 @@ def mount_web_ui(app: BedrockAgentCoreApp, gateway: Gateway) -> None:
             {
                 "tenant_id": principal.tenant_id,
                 "user_id": principal.user_id,
-                "namespace": gateway.settings.namespace,
-                "temporal_ui_url": gateway.settings.temporal_ui_url.rstrip("/"),
+                "namespace": gateway.settings.connection.namespace,
+                "temporal_ui_url": gateway.settings.gateway.temporal_ui_url.rstrip("/"),
                 "sessions": found,
             }
         )
@@ -105,9 +107,13 @@ def mount_web_ui(app: BedrockAgentCoreApp, gateway: Gateway) -> None:
 def _limit(raw: str | None) -> int:
     if raw is None:
         return DEFAULT_SESSIONS
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_SESSIONS:
+    try:
+        limit = parse_count(raw)
+    except ValueError:
+        limit = 0
+    if not 1 <= limit <= MAX_SESSIONS:
         raise GatewayError(400, "InvalidRequest", f"limit must be 1-{MAX_SESSIONS}")
-    return int(raw)
+    return limit
 
 
 async def list_own_sessions(
@@ -118,7 +124,7 @@ async def list_own_sessions(
     Ownerless sessions and other users' never appear. Running sessions carry their last
     message (a history query); finished ones only what the search attributes keep.
     """
-    if not gateway.settings.search_attributes:
+    if not gateway.settings.worker.search_attributes:
         return []  # without the attributes no session can be tied to its user
     client = gateway.client
     infos = await client.list_sessions(
@@ -235,12 +241,11 @@ async def serve_websocket(gateway: Gateway, websocket: WebSocket) -> None:
 def _admit(gateway: Gateway, text: str) -> Invocation:
     """Check one WebSocket input as the guard checks a ``POST /ag-ui`` body."""
     settings = gateway.settings
-    if len(text.encode("utf-8")) > settings.gateway_max_body_bytes:
+    if len(text.encode("utf-8")) > settings.gateway.gateway_max_body_bytes:
         raise GatewayError(
-            413, "PayloadTooLarge", f"request body is over {settings.gateway_max_body_bytes} bytes"
+            413,
+            "PayloadTooLarge",
+            f"request body is over {settings.gateway.gateway_max_body_bytes} bytes",
         )
-    try:
-        payload = json.loads(text)
-    except ValueError as err:
-        raise GatewayError(400, "InvalidJson", f"body is not valid JSON: {err}") from None
-    return parse_run_input(payload, None, settings.gateway_max_prompt_chars)
+    payload = json_body(text)
+    return parse_run_input(payload, None, settings.gateway.gateway_max_prompt_chars)

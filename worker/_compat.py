@@ -4,12 +4,27 @@
 from typing import Any
 
 from temporalio.client import WorkflowUpdateHandle
+from temporalio.exceptions import ApplicationError
 
 # Strands' failure converter (carries interrupts and Strands errors across activities) is
 # installed by the plugin but not exported; we subclass it to encode failure texts.
 from temporalio.strands_agents._failure_converter import StrandsFailureConverter
 
-__all__ = ["StrandsFailureConverter", "update_outcome_known"]
+__all__ = ["StrandsFailureConverter", "is_argument_decode_failure", "update_outcome_known"]
+
+# What temporalio.worker._activity raises when an activity's input cannot be decoded.
+ARGUMENT_DECODE_FAILURE = "Failed decoding arguments"
+
+
+def is_argument_decode_failure(exception: BaseException) -> bool:
+    """Whether ``exception`` is the SDK's failure to decode an activity's arguments (a
+    plain ``ApplicationError`` with a fixed message, caused by the converter's error)."""
+    return (
+        isinstance(exception, ApplicationError)
+        and exception.type is None
+        and exception.message == ARGUMENT_DECODE_FAILURE
+        and exception.__cause__ is not None
+    )
 
 
 def update_outcome_known(handle: WorkflowUpdateHandle[Any]) -> bool:

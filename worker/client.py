@@ -9,9 +9,6 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import PydanticPayloadConverter
 from temporalio.converter import (
     DataConverter,
-    DefaultFailureConverter,
-    DefaultFailureConverterWithEncodedAttributes,
-    FailureConverter,
 )
 from temporalio.plugin import SimplePlugin
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
@@ -22,6 +19,7 @@ from models.settings import Settings
 from worker._compat import StrandsFailureConverter
 from worker.codec import EncryptionCodec, codec_from_settings
 from worker.converter import SharedAdapterPydanticPayloadConverter
+from worker.failures import ENCODED_FAILURE_CONVERTERS, SessionFailureConverter
 
 log = logging.getLogger("convoflow.client")
 
@@ -32,24 +30,10 @@ def strands_plugin(
     """The Strands plugin with every registered provider bound to ``settings``.
 
     It also installs the pydantic payload converter and Strands' failure converter, which
-    is why no ``data_converter`` is passed anywhere (DESIGN §6.1).
+    is why no ``data_converter`` is passed anywhere.
     """
     models: dict[str, Callable[[], Model]] = model_factories(settings, extra_providers)
     return StrandsPlugin(models=models)
-
-
-class EncodedStrandsFailureConverter(StrandsFailureConverter):
-    """Strands' failure converter that also moves message and stack trace into the
-    (encrypted) encoded attributes, so error texts are not stored in plaintext."""
-
-    def __init__(self) -> None:
-        super().__init__(encode_common_attributes=True)
-
-
-_ENCODED_FAILURE_CONVERTERS: dict[type[FailureConverter], type[FailureConverter]] = {
-    StrandsFailureConverter: EncodedStrandsFailureConverter,
-    DefaultFailureConverter: DefaultFailureConverterWithEncodedAttributes,
-}
 
 
 class EncryptionPlugin(SimplePlugin):
@@ -70,10 +54,10 @@ class EncryptionPlugin(SimplePlugin):
         converter = converter or DataConverter.default
         failure_class = converter.failure_converter_class
         if self.encode_failures:
-            encoded = _ENCODED_FAILURE_CONVERTERS.get(failure_class)
+            encoded = ENCODED_FAILURE_CONVERTERS.get(failure_class)
             if encoded is not None:
                 failure_class = encoded
-            elif failure_class not in _ENCODED_FAILURE_CONVERTERS.values():
+            elif failure_class not in ENCODED_FAILURE_CONVERTERS.values():
                 log.warning(
                     "failure converter %s is not known: failure messages stay in plaintext",
                     failure_class.__name__,
@@ -88,12 +72,13 @@ def encryption_plugin(settings: Settings) -> EncryptionPlugin | None:
     codec = codec_from_settings(settings)
     if codec is None:
         return None
-    return EncryptionPlugin(codec, encode_failures=settings.codec_encode_failures)
+    return EncryptionPlugin(codec, encode_failures=settings.codec.codec_encode_failures)
 
 
 class SharedAdapterConverterPlugin(SimplePlugin):
-    """Swaps the pydantic payload converter the Strands plugin installed for the same
-    conversions with a process-wide type-adapter cache (see ``worker.converter``)."""
+    """Swaps the converters the Strands plugin installed for ours: the same pydantic
+    conversions with a process-wide type-adapter cache (see ``worker.converter``), and
+    Strands' failure converter plus our rules (see ``worker.failures``)."""
 
     def __init__(self) -> None:
         super().__init__(
@@ -103,11 +88,15 @@ class SharedAdapterConverterPlugin(SimplePlugin):
     @staticmethod
     def _data_converter(converter: DataConverter | None) -> DataConverter:
         converter = converter or DataConverter.default
-        if converter.payload_converter_class is not PydanticPayloadConverter:
-            return converter
-        return dataclasses.replace(
-            converter, payload_converter_class=SharedAdapterPydanticPayloadConverter
-        )
+        if converter.payload_converter_class is PydanticPayloadConverter:
+            converter = dataclasses.replace(
+                converter, payload_converter_class=SharedAdapterPydanticPayloadConverter
+            )
+        if converter.failure_converter_class is StrandsFailureConverter:
+            converter = dataclasses.replace(
+                converter, failure_converter_class=SessionFailureConverter
+            )
+        return converter
 
 
 def client_plugins(
@@ -134,9 +123,9 @@ def metrics_runtime(settings: Settings) -> Runtime | None:
     Workers on clients built with it export the SDK's metrics (``temporal_*``) and the
     session workflow's own (``convoflow_*``, see ``workflows.metrics``) at ``/metrics``.
     """
-    if settings.metrics_port is None:
+    if settings.metrics.metrics_port is None:
         return None
-    address = f"{settings.metrics_host}:{settings.metrics_port}"
+    address = f"{settings.metrics.metrics_host}:{settings.metrics.metrics_port}"
     runtime = _METRICS_RUNTIMES.get(address)
     if runtime is None:
         runtime = Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=address)))

@@ -38,6 +38,7 @@ from temporalio.api.common.v1 import Payload
 from temporalio.converter import PayloadCodec
 
 from models.settings import Settings
+from models.storage import private_dir, warn_if_shared
 
 ENCODING = b"binary/encrypted"
 KEY_ID_KEY = "encryption-key-id"
@@ -119,6 +120,7 @@ class KeyRing:
             text = path.read_text()
         except OSError as err:
             raise CodecConfigError(f"cannot read codec key file {path}: {err.strerror}") from None
+        warn_if_shared(path, "codec key file")
         return cls.from_json(text, source=f"codec key file {path}")
 
     def to_json(self) -> str:
@@ -154,7 +156,7 @@ def write_new_key(path: Path, key_id: str | None = None) -> KeyRing:
     if ring is None:
         key_id = key_id or new_key_id()
         ring = KeyRing(current=key_id, keys={key_id: generate_key()})
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
@@ -169,14 +171,16 @@ def write_new_key(path: Path, key_id: str | None = None) -> KeyRing:
 
 def key_ring_from_settings(settings: Settings) -> KeyRing | None:
     """The key ring configured by ``codec_key_file`` or ``codec_keys``; None if neither."""
-    if settings.codec_key_file is not None and settings.codec_keys is not None:
+    if settings.codec.codec_key_file is not None and settings.codec.codec_keys is not None:
         raise CodecConfigError(
             "set either CONVOFLOW_CODEC_KEY_FILE or CONVOFLOW_CODEC_KEYS, not both"
         )
-    if settings.codec_key_file is not None:
-        return KeyRing.from_file(settings.codec_key_file.expanduser())
-    if settings.codec_keys is not None:
-        return KeyRing.from_json(settings.codec_keys.get_secret_value(), "CONVOFLOW_CODEC_KEYS")
+    if settings.codec.codec_key_file is not None:
+        return KeyRing.from_file(settings.codec.codec_key_file.expanduser())
+    if settings.codec.codec_keys is not None:
+        return KeyRing.from_json(
+            settings.codec.codec_keys.get_secret_value(), "CONVOFLOW_CODEC_KEYS"
+        )
     return None
 
 

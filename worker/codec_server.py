@@ -24,12 +24,22 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from temporalio.api.common.v1 import Payload, Payloads
 
+from models.limits import InvalidJsonError, loads_strict, too_long
 from worker.codec import EncryptionCodec
 
 log = logging.getLogger("convoflow.codec_server")
 
 DEFAULT_PORT = 8888
-DEFAULT_CORS_ORIGINS = ("http://localhost:8233", "http://127.0.0.1:8233")
+MIN_TOKEN_BYTES = 32
+UI_PORT = 8233
+
+
+def ui_origins(ui_port: int = UI_PORT) -> tuple[str, ...]:
+    """The origins of a local Temporal UI on ``ui_port``: both names of loopback."""
+    return (f"http://localhost:{ui_port}", f"http://127.0.0.1:{ui_port}")
+
+
+DEFAULT_CORS_ORIGINS = ui_origins()
 MAX_BODY_BYTES = 16 * 1024 * 1024
 ALLOWED_HEADERS = "Authorization, Content-Type, X-Namespace"
 ALLOWED_METHODS = "POST, OPTIONS"
@@ -50,13 +60,26 @@ def build_codec_app(
             "the codec server needs a bearer token (CONVOFLOW_CODEC_SERVER_TOKEN);"
             " use insecure mode only for local development"
         )
+    if token and len(token.encode()) < MIN_TOKEN_BYTES:
+        raise ValueError(
+            f"the codec server's bearer token (CONVOFLOW_CODEC_SERVER_TOKEN) must be at least"
+            f" {MIN_TOKEN_BYTES} bytes, like the gateway's secret"
+        )
     origins = frozenset(origin.rstrip("/") for origin in cors_origins)
     expected = f"Bearer {token}".encode() if token else None
     operations: dict[str, Operation] = {"encode": codec.encode, "decode": codec.decode}
 
     def cors_headers(request: Request) -> dict[str, str]:
         origin = request.headers.get("origin")
-        if origin is None or origin.rstrip("/") not in origins:
+        if origin is None:
+            return {}
+        if origin.rstrip("/") not in origins:
+            # Said out loud: to a browser a refused preflight looks like a server that is down.
+            log.warning(
+                "refused origin %r (allowed: %s; add it with --cors-origin)",
+                origin,
+                ", ".join(sorted(origins)),
+            )
             return {}
         return {
             "Access-Control-Allow-Origin": origin,
@@ -100,14 +123,14 @@ def build_codec_app(
         if content_type != "application/json":
             return error(request, 415, "Content-Type must be application/json")
         length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > MAX_BODY_BYTES:
+        if too_long(length, MAX_BODY_BYTES):
             return error(request, 413, "request body too large")
         body = await request.body()
         if len(body) > MAX_BODY_BYTES:
             return error(request, 413, "request body too large")
         try:
-            payloads = json_format.Parse(body, Payloads())
-        except (json_format.ParseError, UnicodeDecodeError) as err:
+            payloads = json_format.ParseDict(loads_strict(body), Payloads())
+        except (json_format.ParseError, InvalidJsonError) as err:
             return error(request, 400, f"body is not Payloads JSON: {err}")
         try:
             result = Payloads(payloads=await operation(payloads.payloads))

@@ -114,8 +114,8 @@ def _one_line(text: str) -> str:
 
 def _config_file(settings: Settings, environ: Mapping[str, str]) -> tuple[Path, str, bool]:
     """The TOML file, the setting naming it, and whether it was named explicitly."""
-    if settings.temporal_config_file is not None:
-        return settings.temporal_config_file, "CONVOFLOW_TEMPORAL_CONFIG_FILE", True
+    if settings.connection.temporal_config_file is not None:
+        return settings.connection.temporal_config_file, "CONVOFLOW_TEMPORAL_CONFIG_FILE", True
     if environ.get("TEMPORAL_CONFIG_FILE"):
         return Path(environ["TEMPORAL_CONFIG_FILE"]), "TEMPORAL_CONFIG_FILE", True
     return default_config_file(environ), "the default configuration file", False
@@ -127,8 +127,11 @@ def load_profile(
     """The selected profile with the ``TEMPORAL_*`` overrides applied, plus labels."""
     env = dict(os.environ if environ is None else environ)
     path, file_label, explicit_file = _config_file(settings, env)
-    if settings.temporal_profile:
-        profile_name, profile_label = settings.temporal_profile, "CONVOFLOW_TEMPORAL_PROFILE"
+    if settings.connection.temporal_profile:
+        profile_name, profile_label = (
+            settings.connection.temporal_profile,
+            "CONVOFLOW_TEMPORAL_PROFILE",
+        )
     elif env.get("TEMPORAL_PROFILE"):
         profile_name, profile_label = env["TEMPORAL_PROFILE"], "TEMPORAL_PROFILE"
     else:
@@ -243,21 +246,21 @@ def connection_options(
     TLS file cannot be read or is not what it should be.
     """
     profile, labeller, profile_label, file_label = load_profile(settings, environ)
-    explicit = settings.model_fields_set
+    explicit = settings.connection.model_fields_set
     if "temporal_address" in explicit:
-        address, address_label = settings.temporal_address, "CONVOFLOW_TEMPORAL_ADDRESS"
+        address, address_label = settings.connection.temporal_address, "CONVOFLOW_TEMPORAL_ADDRESS"
     elif profile.address:
         address = profile.address
         address_label = labeller.env_or_profile("TEMPORAL_ADDRESS", "address", address)
     else:
-        address, address_label = settings.temporal_address, "CONVOFLOW_TEMPORAL_ADDRESS"
+        address, address_label = settings.connection.temporal_address, "CONVOFLOW_TEMPORAL_ADDRESS"
     if "namespace" in explicit:
-        namespace, namespace_label = settings.namespace, "CONVOFLOW_NAMESPACE"
+        namespace, namespace_label = settings.connection.namespace, "CONVOFLOW_NAMESPACE"
     elif profile.namespace:
         namespace = profile.namespace
         namespace_label = labeller.env_or_profile("TEMPORAL_NAMESPACE", "namespace", namespace)
     else:
-        namespace, namespace_label = settings.namespace, "CONVOFLOW_NAMESPACE"
+        namespace, namespace_label = settings.connection.namespace, "CONVOFLOW_NAMESPACE"
     tls_profile = profile.tls or ClientConfigTLS()
     origins = Origins(
         profile=profile_label,

@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import os
 import shutil
 import socket
 import subprocess
@@ -14,6 +15,7 @@ from pathlib import Path
 from temporalio.client import Client
 
 from models import search_attributes as sa
+from models.storage import PRIVATE_FILE, private_dir, private_file
 
 
 class DevServerError(RuntimeError):
@@ -29,6 +31,11 @@ class DevServer:
     db_path: Path
     log_path: Path
     process: asyncio.subprocess.Process
+
+    @property
+    def ui_port(self) -> int:
+        """Port of the Web UI."""
+        return int(self.ui_url.rsplit(":", 1)[1])
 
 
 def temporal_cli() -> str:
@@ -66,9 +73,17 @@ async def wait_until_serving(address: str, timeout: float = 60.0) -> None:
 
 @contextlib.asynccontextmanager
 async def dev_server(
-    data_dir: Path, *, ip: str = "127.0.0.1", port: int = 7233, ui_port: int | None = None
+    data_dir: Path,
+    *,
+    ip: str = "127.0.0.1",
+    port: int = 7233,
+    ui_port: int | None = None,
+    codec_url: str | None = None,
 ) -> AsyncIterator[DevServer]:
-    """Start ``temporal server start-dev`` with state in ``data_dir/temporal.db``; stop on exit."""
+    """Start ``temporal server start-dev`` with state in ``data_dir/temporal.db``; stop on exit.
+
+    With ``codec_url`` the Web UI decodes payloads through that codec server.
+    """
     ui_port = ui_port if ui_port is not None else port + 1000
     for taken in (port, ui_port):
         if port_in_use(ip, taken):
@@ -76,8 +91,10 @@ async def dev_server(
                 f"port {taken} on {ip} is already in use; is another server running? "
                 "Pick others with --port/--ui-port."
             )
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)
     db_path = data_dir / "temporal.db"
+    if db_path.exists():
+        os.chmod(db_path, PRIVATE_FILE)  # histories: owner only (an older run left it 0644)
     log_path = data_dir / "temporal.log"
     command = [
         temporal_cli(),
@@ -94,10 +111,16 @@ async def dev_server(
         "--log-level",
         "warn",
         *sa.dev_server_flags(),
+        *(["--ui-codec-endpoint", codec_url] if codec_url else []),
     ]
+    private_file(log_path)
     with log_path.open("ab") as log:
         process = await asyncio.create_subprocess_exec(
-            *command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            *command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            umask=0o077,  # the server creates temporal.db (and its journal) itself: 0600
         )
     address = f"{ip}:{port}"
     try:

@@ -25,10 +25,10 @@ log = logging.getLogger("convoflow.worker")
 
 
 def open_memory_store(settings: Settings) -> MemoryStore:
-    """The memory backend chosen by ``settings.memory``."""
-    if settings.memory == "agentcore":
+    """The memory backend chosen by ``settings.memory.backend``."""
+    if settings.memory.backend == "agentcore":
         return open_agentcore_store(settings)
-    return SqliteMemoryStore(settings.memory_db_path)
+    return SqliteMemoryStore(settings.memory.memory_db_path)
 
 
 def build_worker(
@@ -40,7 +40,7 @@ def build_worker(
     extra_workflows: Sequence[type] = (),
     extra_activities: Sequence[Callable[..., Any]] = (),
 ) -> Worker:
-    """A worker for the session workflow and memory activities on ``settings.task_queue``.
+    """A worker for the session workflow and memory activities on the task queue.
 
     Model activities come from the Strands plugin on ``client``; memory extraction uses the
     same providers (plus ``extra_providers``). Benchmarks add their floor workflow through
@@ -51,13 +51,13 @@ def build_worker(
     summaries = SummaryActivities(store, factories)
     return Worker(
         client,
-        task_queue=settings.task_queue,
+        task_queue=settings.connection.task_queue,
         workflows=[SessionWorkflow, *extra_workflows],
         activities=[*memory.all(), *summaries.all(), *extra_activities],
-        max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
-        max_concurrent_activities=settings.max_concurrent_activities,
-        max_cached_workflows=settings.max_cached_workflows,
-        graceful_shutdown_timeout=timedelta(seconds=settings.graceful_shutdown_seconds),
+        max_concurrent_workflow_tasks=settings.worker.max_concurrent_workflow_tasks,
+        max_concurrent_activities=settings.worker.max_concurrent_activities,
+        max_cached_workflows=settings.worker.max_cached_workflows,
+        graceful_shutdown_timeout=timedelta(seconds=settings.worker.graceful_shutdown_seconds),
     )
 
 
@@ -82,9 +82,9 @@ async def run_worker(client: Client, settings: Settings) -> None:
     async with stop_signals() as stop, running_worker(client, settings):
         log.info(
             "worker polling task queue %r on %s (namespace %s)",
-            settings.task_queue,
-            settings.temporal_address,
-            settings.namespace,
+            settings.connection.task_queue,
+            settings.connection.temporal_address,
+            settings.connection.namespace,
         )
         await stop.wait()
         log.info("shutting down: finishing in-flight tasks")

@@ -88,7 +88,9 @@ def parse_inbound(
         raise InvalidMessageError(
             f"message is for session {message.session_id!r}, not {session_id!r}"
         )
-    if owner is not None and message.user_id is not None and message.user_id != owner:
+    if message.user_id is not None and message.user_id != owner:
+        # A caller who names a user reaches only that user's sessions: never another's, and
+        # never an ownerless one (it would become theirs in every later step).
         raise NotOwnerError("no such session")
     if message.metadata is not None:
         # Whatever is admitted must decode again in every later step (models/limits.py).

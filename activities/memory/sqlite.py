@@ -12,6 +12,7 @@ from typing import TypeVar
 from activities.memory.store import MemoryStore
 from models import ChatMessage, SessionRef, SessionSummary
 from models.memory import ActorRef, MemoryRecord
+from models.storage import private_file
 
 T = TypeVar("T")
 
@@ -90,7 +91,7 @@ class SqliteMemoryStore(MemoryStore):
     def __init__(self, path: Path) -> None:
         """Open (and create if needed) the database at ``path``."""
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(path)  # conversations in plaintext: owner only (models/storage.py)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")

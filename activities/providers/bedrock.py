@@ -40,9 +40,9 @@ def bedrock_model(settings: Settings) -> BedrockModel:
     """Strands' ``BedrockModel`` for ``settings`` (no error classification: see
     :func:`bedrock_provider`)."""
     return BedrockModel(
-        model_id=settings.bedrock_model_id,
-        region_name=settings.bedrock_region,
-        max_tokens=settings.bedrock_max_tokens,
+        model_id=settings.providers.bedrock_model_id,
+        region_name=settings.providers.bedrock_region,
+        max_tokens=settings.providers.bedrock_max_tokens,
         boto_client_config=bedrock_client_config(),
     )
 
@@ -51,5 +51,5 @@ def bedrock_provider(settings: Settings) -> Model:
     """The registered ``bedrock`` provider: :func:`bedrock_model` with terminal errors made
     non-retryable."""
     model = bedrock_model(settings)
-    target = f"model {settings.bedrock_model_id} in {model.client.meta.region_name}"
+    target = f"model {settings.providers.bedrock_model_id} in {model.client.meta.region_name}"
     return classified(model, provider=PROVIDER, target=target)

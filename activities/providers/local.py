@@ -233,10 +233,10 @@ class LocalLlamaModel(ConfiguredModel):
 def local_model(settings: Settings) -> LocalLlamaModel:
     """Factory for the registry: the local provider configured from ``settings``."""
     return LocalLlamaModel(
-        settings.local_model_path,
-        max_tokens=settings.local_max_tokens,
-        context_tokens=settings.local_context_tokens,
-        threads=settings.local_threads,
-        temperature=settings.local_temperature,
-        seed=settings.local_seed,
+        settings.providers.local_model_path,
+        max_tokens=settings.providers.local_max_tokens,
+        context_tokens=settings.providers.local_context_tokens,
+        threads=settings.providers.local_threads,
+        temperature=settings.providers.local_temperature,
+        seed=settings.providers.local_seed,
     )

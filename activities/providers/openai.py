@@ -34,7 +34,7 @@ READ_TIMEOUT = 120.0
 
 
 def _base_url(settings: Settings) -> str | None:
-    return settings.openai_base_url or os.environ.get("OPENAI_BASE_URL") or None
+    return settings.providers.openai_base_url or os.environ.get("OPENAI_BASE_URL") or None
 
 
 def openai_model(settings: Settings) -> "OpenAIModel":
@@ -48,7 +48,7 @@ def openai_model(settings: Settings) -> "OpenAIModel":
     from strands.models.openai import OpenAIModel
 
     base_url = _base_url(settings)
-    api_key = settings.openai_api_key or os.environ.get("OPENAI_API_KEY") or None
+    api_key = settings.providers.openai_api_key or os.environ.get("OPENAI_API_KEY") or None
     if api_key is None:
         if base_url is None:
             raise ApplicationError(
@@ -65,8 +65,8 @@ def openai_model(settings: Settings) -> "OpenAIModel":
             "max_retries": 0,
             "timeout": openai.Timeout(READ_TIMEOUT, connect=CONNECT_TIMEOUT),
         },
-        model_id=settings.openai_model_id,
-        params={"max_tokens": settings.openai_max_tokens},
+        model_id=settings.providers.openai_model_id,
+        params={"max_tokens": settings.providers.openai_max_tokens},
     )
 
 
@@ -76,5 +76,5 @@ def openai_provider(settings: Settings) -> Model:
     model = openai_model(settings)
     where = _base_url(settings) or "api.openai.com"
     return classified(
-        model, provider=PROVIDER, target=f"model {settings.openai_model_id} at {where}"
+        model, provider=PROVIDER, target=f"model {settings.providers.openai_model_id} at {where}"
     )

@@ -47,7 +47,7 @@ def model_factories(
     return {name: bind(name, factory) for name, factory in providers.items()}
 
 
-register_provider("echo", lambda settings: EchoModel(delay_ms=settings.echo_delay_ms))
+register_provider("echo", lambda settings: EchoModel(delay_ms=settings.providers.echo_delay_ms))
 register_provider("local", local_model)
 register_provider("bedrock", bedrock_provider)  # classified: terminal errors not retried
 register_provider("openai", openai_provider)  # classified: terminal errors not retried

@@ -125,8 +125,8 @@ class Web:
 async def _serve(
     sessions: SessionClient, browser: Browser, *, insecure_dev: bool
 ) -> AsyncIterator[Web]:
-    settings = sessions.settings.model_copy(
-        update={
+    settings = sessions.settings.updated(
+        **{
             "jwt_secret": SecretStr(SECRET),
             "model": "slow-echo",  # the echo provider, one word every 50 ms
             "gateway_rate_per_user": 1000.0,

@@ -48,7 +48,7 @@ async def test_memory_store_locked_then_back(dev_address: str, tmp_path: Path) -
     ref = SessionRef(tenant_id="default", session_id=session_id)
 
     async with running_worker(client, settings):
-        reader = SqliteMemoryStore(settings.memory_db_path)
+        reader = SqliteMemoryStore(settings.memory.memory_db_path)
 
         async def stored() -> list[ChatMessage]:
             return await reader.list_messages(ref, after_seq=-1, limit=1000)
@@ -58,7 +58,7 @@ async def test_memory_store_locked_then_back(dev_address: str, tmp_path: Path) -
                 await sessions.send(session_id, f"before {turn}", user_id=user, config=config)
             await eventually(stored, lambda got: len(got) == 2 * TURNS_BEFORE, timeout=60)
 
-            lock = sqlite3.connect(settings.memory_db_path, isolation_level=None)
+            lock = sqlite3.connect(settings.memory.memory_db_path, isolation_level=None)
             try:
                 lock.execute("BEGIN EXCLUSIVE")
                 outage_began = time.monotonic()

@@ -156,7 +156,7 @@ async def test_dev_server_killed_and_restarted(tmp_path: Path) -> None:
                     assert reply.reply == f"echo: after {turn}" and not reply.duplicate
             for session_id in session_ids:
                 await _check_session(
-                    sessions, settings.memory_db_path, session_id, before[session_id]
+                    sessions, settings.memory.memory_db_path, session_id, before[session_id]
                 )
             _runs, replayed = await replay_sessions(sessions, session_ids)
 

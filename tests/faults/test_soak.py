@@ -181,7 +181,7 @@ async def _verify_session(
     assert status.turns == len(log) and status.total_messages == 2 * len(log), status
     assert status.queued == 0 and status.issues == [], status
 
-    store = SqliteMemoryStore(settings.memory_db_path)
+    store = SqliteMemoryStore(settings.memory.memory_db_path)
     ref = SessionRef(tenant_id="default", session_id=session_id)
     wanted = 2 * len(log)
     try:

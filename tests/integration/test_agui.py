@@ -77,8 +77,8 @@ def check_run(events: list[dict[str, Any]], session_id: str, run_id: str) -> dic
 @pytest.fixture(scope="module")
 async def gateway(sessions: SessionClient) -> AsyncIterator[Gateway]:
     """A gateway with a high rate limit (these tests are few users, quickly)."""
-    settings = sessions.settings.model_copy(
-        update={
+    settings = sessions.settings.updated(
+        **{
             "jwt_secret": SecretStr(SECRET),
             "gateway_rate_per_user": 1000.0,
             "gateway_burst": 1000,
@@ -92,8 +92,8 @@ async def gateway(sessions: SessionClient) -> AsyncIterator[Gateway]:
 @pytest.fixture(scope="module")
 async def tight(sessions: SessionClient) -> AsyncIterator[Gateway]:
     """A gateway with a slow model and no room for a second turn per session."""
-    settings = sessions.settings.model_copy(
-        update={"jwt_secret": SecretStr(SECRET), "model": "slow-echo", "gateway_queue_depth": 0}
+    settings = sessions.settings.updated(
+        **{"jwt_secret": SecretStr(SECRET), "model": "slow-echo", "gateway_queue_depth": 0}
     )
     async for running in _running(settings, sessions.temporal):
         yield running

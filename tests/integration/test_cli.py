@@ -18,10 +18,10 @@ async def convoflow(sessions: SessionClient, *args: str) -> tuple[int, str, str]
     """Run the CLI in a subprocess against the test dev server and worker."""
     env = {
         **os.environ,
-        "CONVOFLOW_TEMPORAL_ADDRESS": sessions.settings.temporal_address,
-        "CONVOFLOW_TASK_QUEUE": sessions.settings.task_queue,
-        "CONVOFLOW_DATA_DIR": str(sessions.settings.data_dir),
-        "CONVOFLOW_MODEL": sessions.settings.model,
+        "CONVOFLOW_TEMPORAL_ADDRESS": sessions.settings.connection.temporal_address,
+        "CONVOFLOW_TASK_QUEUE": sessions.settings.connection.task_queue,
+        "CONVOFLOW_DATA_DIR": str(sessions.settings.memory.data_dir),
+        "CONVOFLOW_MODEL": sessions.settings.providers.model,
     }
     process = await asyncio.create_subprocess_exec(
         sys.executable,

@@ -29,9 +29,10 @@ from models.settings import Settings
 from tests.conftest import TEMPORAL_CLI, make_settings
 from tests.helpers import eventually, new_session_id
 from tests.providers import TEST_PROVIDERS
-from worker.client import EncodedStrandsFailureConverter, connect_client
+from worker.client import connect_client
 from worker.codec import ENCODING, EncryptionCodec, KeyRing, write_new_key
-from worker.codec_server import build_codec_app
+from worker.codec_server import DEFAULT_CORS_ORIGINS, build_codec_app, ui_origins
+from worker.failures import EncodedSessionFailureConverter
 from worker.lifecycle import bound_socket, serving
 from worker.replay import load_history, replay_histories
 from worker.run import running_worker
@@ -39,7 +40,7 @@ from worker.run import running_worker
 SECRET = "quokka-zanzibar-7741 hides the violet key"
 SECRET_WORDS = ("quokka-zanzibar-7741", "violet")
 FAILURE_TEXT = "provider exploded on purpose"
-TOKEN = "test-codec-token"
+TOKEN = "test-codec-token-0123456789abcdefghij"
 UI_ORIGIN = "http://localhost:8233"
 
 
@@ -172,7 +173,7 @@ async def test_the_codec_client_reads_the_conversation_back(encrypted: Encrypted
     # The client keeps the Strands plugin's failure converter (in its encoded variant).
     converter = encrypted.sessions.temporal.data_converter
     assert isinstance(converter.failure_converter, StrandsFailureConverter)
-    assert converter.failure_converter_class is EncodedStrandsFailureConverter
+    assert converter.failure_converter_class is EncodedSessionFailureConverter
     # The finished session's result and its kept messages decode through the codec client.
     summary = await encrypted.sessions.handle(encrypted.session_id).result()
     assert summary.reason == f"closing {SECRET}"
@@ -240,7 +241,7 @@ async def test_replayer_replays_the_encrypted_history_with_the_codec_settings(
     outcomes = await replay_histories([("live", history)], encrypted.settings)
     assert [(o.ok, o.error) for o in outcomes] == [(True, None)]
 
-    without_keys = encrypted.settings.model_copy(update={"codec_key_file": None})
+    without_keys = encrypted.settings.updated(codec_key_file=None)
     (outcome,) = await replay_histories([("live", history)], without_keys)
     assert not outcome.ok and outcome.error is not None
     assert "Unknown payload encoding binary/encrypted" in outcome.error
@@ -386,6 +387,42 @@ async def test_codec_server_reports_bad_requests(encrypted: Encrypted, codec_url
         assert response.status_code == 404
         response = await http.get("/decode", headers=headers)
         assert response.status_code == 405
+
+
+async def test_codec_server_refuses_hostile_json_with_400(codec_url: str) -> None:
+    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+    hostile = {
+        "deep": "[" * 5000 + "]" * 5000,  # a RecursionError (500) before
+        "repeated keys": '{"payloads": [], "payloads": []}',
+    }
+    async with httpx.AsyncClient(base_url=codec_url) as http:
+        for what, body in hostile.items():
+            response = await http.post("/decode", content=body, headers=headers)
+            assert response.status_code == 400, what
+            assert "Payloads JSON" in response.json()["error"], what
+
+
+async def test_codec_server_logs_refused_origins(
+    codec_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    preflight = {"Access-Control-Request-Method": "POST", "Origin": "http://localhost:9999"}
+    with caplog.at_level("WARNING", "convoflow.codec_server"):
+        async with httpx.AsyncClient(base_url=codec_url) as http:
+            response = await http.options("/decode", headers=preflight)
+    assert response.status_code == 403
+    assert "refused origin 'http://localhost:9999'" in caplog.text
+    assert "--cors-origin" in caplog.text
+
+
+def test_codec_server_token_must_be_as_long_as_the_gateway_secret(encrypted: Encrypted) -> None:
+    with pytest.raises(ValueError, match="at least 32 bytes"):
+        build_codec_app(encrypted.codec, token="short-token")
+    assert build_codec_app(encrypted.codec, token="x" * 32) is not None
+
+
+def test_codec_server_default_origins_are_both_loopback_names() -> None:
+    assert set(DEFAULT_CORS_ORIGINS) == {"http://localhost:8233", "http://127.0.0.1:8233"}
+    assert ui_origins(9233) == ("http://localhost:9233", "http://127.0.0.1:9233")
 
 
 def _other_ring() -> str:

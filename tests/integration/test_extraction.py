@@ -31,7 +31,7 @@ async def test_hanging_extraction_never_blocks_recording_or_close(
     assert summary.status == "closed" and summary.turns == 2
     assert ExtractionHangingModel.extractions > before  # extraction did run (and hang)
 
-    store = SqliteMemoryStore(sessions.settings.memory_db_path)
+    store = SqliteMemoryStore(sessions.settings.memory.memory_db_path)
     try:
         ref = SessionRef(tenant_id="default", session_id=session_id)
         recorded = [m.message for m in await store.recent_messages(ref, 10)]

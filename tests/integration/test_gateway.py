@@ -103,8 +103,8 @@ async def _running(settings: Settings, client: Client) -> AsyncIterator[Gateway]
 @pytest.fixture(scope="module")
 async def gateway(sessions: SessionClient) -> AsyncIterator[Gateway]:
     """A gateway with default limits except the rate (these tests are one user, quickly)."""
-    settings = sessions.settings.model_copy(
-        update={
+    settings = sessions.settings.updated(
+        **{
             "jwt_secret": SecretStr(SECRET),
             "gateway_rate_per_user": 1000.0,
             "gateway_burst": 1000,
@@ -117,8 +117,8 @@ async def gateway(sessions: SessionClient) -> AsyncIterator[Gateway]:
 @pytest.fixture(scope="module")
 async def tight(sessions: SessionClient) -> AsyncIterator[Gateway]:
     """A gateway with tiny limits and a slow model, to hit every limit quickly."""
-    settings = sessions.settings.model_copy(
-        update={
+    settings = sessions.settings.updated(
+        **{
             "jwt_secret": SecretStr(SECRET),
             "model": "slow-echo",
             "gateway_max_body_bytes": 2048,
@@ -459,8 +459,8 @@ async def test_cli_gateway_and_token_as_the_readme_shows(sessions: SessionClient
     session_id = new_session_id("readme")
     env = {
         **os.environ,
-        "CONVOFLOW_TEMPORAL_ADDRESS": sessions.settings.temporal_address,
-        "CONVOFLOW_TASK_QUEUE": sessions.settings.task_queue,
+        "CONVOFLOW_TEMPORAL_ADDRESS": sessions.settings.connection.temporal_address,
+        "CONVOFLOW_TASK_QUEUE": sessions.settings.connection.task_queue,
         "CONVOFLOW_MODEL": "echo",
         "CONVOFLOW_JWT_SECRET": SECRET,
     }

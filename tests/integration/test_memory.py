@@ -20,7 +20,7 @@ async def test_preference_from_one_session_reaches_the_model_in_another(
     sessions: SessionClient,
 ) -> None:
     tenant = new_session_id("tenant")
-    store = SqliteMemoryStore(sessions.settings.memory_db_path)
+    store = SqliteMemoryStore(sessions.settings.memory.memory_db_path)
     await sessions.send(
         new_session_id("a"),
         "I prefer window seats on long flights.",
@@ -62,7 +62,7 @@ async def test_recall_failure_degrades_to_no_memories(sessions: SessionClient) -
     tenant = new_session_id("broken")
     session_id = new_session_id("recall")
     # Break the memories index for real: the FTS table is gone, searches raise.
-    database = sqlite3.connect(sessions.settings.memory_db_path)
+    database = sqlite3.connect(sessions.settings.memory.memory_db_path)
     database.execute("ALTER TABLE memories_fts RENAME TO memories_fts_away")
     database.commit()
     try:

@@ -43,7 +43,7 @@ async def test_cancel_from_the_temporal_cli_closes_like_close(
     assert summary.turns == 2 and summary.total_messages == 4
 
     # Recorded and archived: the conversation is all in the store.
-    store = SqliteMemoryStore(sessions.settings.memory_db_path)
+    store = SqliteMemoryStore(sessions.settings.memory.memory_db_path)
     try:
         ref = SessionRef(tenant_id=tenant, session_id=session_id, user_id="cora")
         stored = [m.message for m in await store.recent_messages(ref, 10)]

@@ -94,7 +94,7 @@ async def test_count_trim_keeps_window_and_memory_keeps_everything(
         "echo: turn 9",
     ]
 
-    store = SqliteMemoryStore(sessions.settings.memory_db_path)
+    store = SqliteMemoryStore(sessions.settings.memory.memory_db_path)
     ref = SessionRef(tenant_id="default", session_id=session_id)
     stored = await eventually(
         lambda: store.recent_messages(ref, 100), lambda found: len(found) == 20
@@ -124,7 +124,7 @@ async def test_thousand_turns_cross_continue_as_new_with_nothing_lost(
     assert len(history) == 50 and history[-1].seq == 1999
     assert_well_formed(history)
 
-    store = SqliteMemoryStore(sessions.settings.memory_db_path)
+    store = SqliteMemoryStore(sessions.settings.memory.memory_db_path)
     ref = SessionRef(tenant_id="default", session_id=session_id)
     stored = await eventually(
         lambda: store.list_messages(ref, limit=5000), lambda found: len(found) == 2000

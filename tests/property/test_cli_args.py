@@ -87,11 +87,11 @@ async def _run(argv: list[str]) -> Outcome:
 def _connection(dev_settings: Settings) -> list[str]:
     return [
         "--address",
-        dev_settings.temporal_address,
+        dev_settings.connection.temporal_address,
         "--task-queue",
-        dev_settings.task_queue,
+        dev_settings.connection.task_queue,
         "--data-dir",
-        str(dev_settings.data_dir),
+        str(dev_settings.memory.data_dir),
         "--model",
         "echo",
     ]

@@ -124,8 +124,8 @@ def test_parse_invocation_accepts_only_valid_bodies(payload: Any, header: str | 
 @pytest.fixture(scope="module")
 async def gateway_http(sessions: SessionClient) -> AsyncIterator[httpx.AsyncClient]:
     """A real gateway (uvicorn on loopback) for the shared dev-server worker."""
-    gateway_settings = sessions.settings.model_copy(
-        update={
+    gateway_settings = sessions.settings.updated(
+        **{
             "jwt_secret": SecretStr(SECRET),
             "gateway_rate_per_user": 1_000_000.0,
             "gateway_burst": 1_000_000,

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from models import ChatMessage, SessionConfig
-from models.ids import ID_PATTERN
+from models.ids import ID_MAX_LENGTH, ID_PATTERN
 from tests.faults import figures
 from tests.property import strategies as s
 from workflows.inbound import MAX_METADATA_BYTES, InvalidMessageError, parse_inbound
@@ -40,7 +40,7 @@ def _check_accepted(message: ChatMessage, owner: str | None) -> None:
         unicodedata.category(ch) in ("Cc", "Cs") and ch not in "\n\r\t" for ch in message.message
     )
     for value in (message.message_id, message.session_id, message.user_id):
-        assert value is None or _ID.fullmatch(value)
+        assert value is None or (_ID.fullmatch(value) and len(value) <= ID_MAX_LENGTH)
     assert message.session_id in (None, SESSION)
     if owner is not None:
         assert message.user_id in (None, owner)

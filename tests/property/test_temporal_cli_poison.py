@@ -2,9 +2,9 @@
 
 Anyone with access to the namespace can signal a session with ``temporal workflow signal``.
 Whatever they send, the session must not fail a workflow task (that would wedge it until
-someone terminates it): a payload the SDK cannot even decode is dropped with a warning, a
-decoded but invalid one is refused with a warning and listed in ``status().issues``, and the
-next message works.
+someone terminates it): a payload the SDK cannot even decode reaches the handler raw and is
+refused like any other, a decoded but invalid one too; each with a warning and listed in
+``status().issues``, and the next message works.
 """
 
 import asyncio

@@ -193,7 +193,7 @@ async def _cluster(
         **clean_environ(config_home),
         **spec.variables,
         "TEMPORAL_ADDRESS": spec.proxy.address,
-        "CONVOFLOW_TASK_QUEUE": settings.task_queue,
+        "CONVOFLOW_TASK_QUEUE": settings.connection.task_queue,
         "CONVOFLOW_DATA_DIR": str(data_dir),
         "CONVOFLOW_MODEL": "echo",
     }

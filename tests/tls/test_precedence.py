@@ -45,7 +45,7 @@ client_key_path = "{tmp_path / "missing-key.pem"}"
 
 
 def settings(**values: object) -> Settings:
-    return Settings(**values)  # type: ignore[arg-type]
+    return Settings(**values)
 
 
 def test_nothing_configured_is_the_local_dev_server(tmp_path: Path) -> None:

@@ -94,8 +94,8 @@ async def test_cli_send_with_a_profile_setting(cluster: Cluster, config_home: Pa
         **clean_environ(config_home),
         "CONVOFLOW_TEMPORAL_CONFIG_FILE": str(cluster.config_file),
         "CONVOFLOW_TEMPORAL_PROFILE": cluster.profile,
-        "CONVOFLOW_TASK_QUEUE": cluster.settings.task_queue,
-        "CONVOFLOW_DATA_DIR": str(cluster.settings.data_dir),
+        "CONVOFLOW_TASK_QUEUE": cluster.settings.connection.task_queue,
+        "CONVOFLOW_DATA_DIR": str(cluster.settings.memory.data_dir),
         "CONVOFLOW_MODEL": "echo",
     }
     code, out, err = await convoflow(env, "send", "--session", new_session_id("prof"), "hello")
@@ -105,7 +105,7 @@ async def test_cli_send_with_a_profile_setting(cluster: Cluster, config_home: Pa
 
 async def test_gateway_connects_through_the_proxy(cluster: Cluster) -> None:
     """The gateway opens its own connection (lifespan) with the profile and serves a turn."""
-    settings = cluster.settings.model_copy(update={"jwt_secret": SecretStr(GATEWAY_SECRET)})
+    settings = cluster.settings.updated(jwt_secret=SecretStr(GATEWAY_SECRET))
     app = build_gateway(settings)
     token = make_token(GATEWAY_SECRET, user="alice", tenant="acme")
     session_id = new_session_id("gw")
@@ -127,7 +127,7 @@ async def test_convoflow_namespace_and_address_take_precedence(
 ) -> None:
     """CONVOFLOW_TEMPORAL_ADDRESS beats the profile's address: here it points straight at
     the dev server, and the profile's TLS then fails there as plain gRPC would not."""
-    settings = api_key_cluster.settings.model_copy(update={"temporal_address": dev_address})
+    settings = api_key_cluster.settings.updated(temporal_address=dev_address)
     with pytest.raises(ConnectionConfigError) as caught:
         await connect_client(settings)
     assert str(caught.value).startswith(f"TEMPORAL_TLS: {dev_address} did not answer TLS")

@@ -183,7 +183,7 @@ def test_ids_map_into_the_api_patterns_without_collisions(store: AgentCoreMemory
     assert agentcore_session_id("chat.1") == "s-chat_d1"
 
     tricky = ["a.b", "a_b", "a_db", "a_ub", "-a", ".a", "_a", "anonymous", "A", "a", "x" * 128]
-    tricky += ["." * 128, "_" * 128, "a" * 127 + ".", "a" * 127 + "_"]
+    tricky += ["." * 127 + "a", "_" * 128, "a" * 127 + ".", "a" * 127 + "_"]
     actors = {agentcore_actor_id(tenant, user) for tenant in tricky for user in [*tricky, None]}
     assert len(actors) == len(tricky) * (len(tricky) + 1)
     for actor in actors:
@@ -215,8 +215,8 @@ def test_memory_id_and_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     monkeypatch.setenv("CONVOFLOW_AGENTCORE_REGION", "eu-west-1")
     monkeypatch.setenv("CONVOFLOW_AGENTCORE_NAMESPACES", '{"fact": "/kb/{actorId}/facts/"}')
     settings = Settings()
-    assert settings.agentcore_memory_id == MEMORY_ID
-    assert settings.agentcore_region == "eu-west-1"
+    assert settings.memory.agentcore_memory_id == MEMORY_ID
+    assert settings.memory.agentcore_region == "eu-west-1"
     opened = open_agentcore_store(settings)
     assert opened.memory_id == MEMORY_ID and opened.region == "eu-west-1"
     assert opened.namespace_for(ALICE, "fact") == "/kb/t-acme:u-alice/facts/"

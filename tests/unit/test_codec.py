@@ -16,7 +16,7 @@ from temporalio.strands_agents._failure_converter import StrandsFailureConverter
 
 from models import ChatMessage
 from models.settings import Settings
-from worker.client import EncodedStrandsFailureConverter, EncryptionPlugin
+from worker.client import EncryptionPlugin
 from worker.codec import (
     CIPHER_KEY,
     ENCODING,
@@ -31,6 +31,7 @@ from worker.codec import (
     write_new_key,
 )
 from worker.converter import SharedAdapterPydanticPayloadConverter
+from worker.failures import EncodedSessionFailureConverter, SessionFailureConverter
 from worker.replay import replayer
 
 SECRET = "the blue heron sings at midnight"
@@ -225,7 +226,9 @@ def test_without_keys_the_converter_is_the_strands_plugins_own() -> None:
     assert converter.payload_codec is None
     # The Strands plugin's pydantic conversions, with a process-wide adapter cache.
     assert converter.payload_converter_class is SharedAdapterPydanticPayloadConverter
-    assert converter.failure_converter_class is StrandsFailureConverter
+    # Strands' failure converter plus our rules (worker/failures.py).
+    assert converter.failure_converter_class is SessionFailureConverter
+    assert issubclass(SessionFailureConverter, StrandsFailureConverter)
 
 
 async def test_with_keys_the_strands_converters_stay_and_the_codec_is_added(
@@ -235,7 +238,7 @@ async def test_with_keys_the_strands_converters_stay_and_the_codec_is_added(
     converter = _replayer_converter(Settings(codec_key_file=tmp_path / "codec.json"))
     assert isinstance(converter.payload_codec, EncryptionCodec)
     assert converter.payload_converter_class is SharedAdapterPydanticPayloadConverter
-    assert converter.failure_converter_class is EncodedStrandsFailureConverter
+    assert converter.failure_converter_class is EncodedSessionFailureConverter
     assert isinstance(converter.failure_converter, StrandsFailureConverter)
 
     # Pydantic models round-trip through the codec.
@@ -267,7 +270,7 @@ async def test_failure_encoding_can_be_turned_off(tmp_path: Path) -> None:
     write_new_key(tmp_path / "codec.json", "k1")
     settings = Settings(codec_key_file=tmp_path / "codec.json", codec_encode_failures=False)
     converter = _replayer_converter(settings)
-    assert converter.failure_converter_class is StrandsFailureConverter
+    assert converter.failure_converter_class is SessionFailureConverter
     failure = Failure()
     await converter.encode_failure(MaxTokensReachedException("visible"), failure)
     assert failure.message == "visible"

@@ -5,8 +5,14 @@ import inspect
 
 from temporalio.client import WorkflowUpdateHandle
 from temporalio.converter import FailureConverter
+from temporalio.exceptions import ApplicationError
 
-from worker._compat import StrandsFailureConverter, update_outcome_known
+from worker._compat import (
+    ARGUMENT_DECODE_FAILURE,
+    StrandsFailureConverter,
+    is_argument_decode_failure,
+    update_outcome_known,
+)
 
 
 def test_strands_failure_converter_is_a_failure_converter_taking_encode_flag() -> None:
@@ -25,3 +31,16 @@ def test_update_handles_still_keep_their_known_outcome() -> None:
     assert update_outcome_known(handle) is False
     handle._known_outcome = object()  # type: ignore[assignment]
     assert update_outcome_known(handle) is True
+
+
+def test_the_sdk_still_fails_undecodable_activity_input_with_our_known_message() -> None:
+    from temporalio.worker import _activity
+
+    assert ARGUMENT_DECODE_FAILURE in inspect.getsource(_activity)
+    cause = ValueError("recursion limit")
+    try:
+        raise ApplicationError(ARGUMENT_DECODE_FAILURE) from cause
+    except ApplicationError as err:
+        assert is_argument_decode_failure(err)
+    assert not is_argument_decode_failure(ApplicationError(ARGUMENT_DECODE_FAILURE))
+    assert not is_argument_decode_failure(ApplicationError("other", type="X"))

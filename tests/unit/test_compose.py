@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from models import search_attributes as sa
-from models.settings import Settings
+from models.settings import ENV_PREFIX, FLAT_NAMES, GatewaySettings, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = {
@@ -77,8 +77,8 @@ def test_services_volumes_and_health_checks(compose: dict[str, Any]) -> None:
 
 
 def test_our_services_use_only_real_settings(compose: dict[str, Any]) -> None:
-    fields = set(Settings.model_fields)
-    prefix = Settings.model_config["env_prefix"]
+    fields = set(FLAT_NAMES)
+    prefix = ENV_PREFIX
     for name in OURS:
         service = compose["services"][name]
         assert service["build"] == "." and service["image"] == "convoflow:latest"
@@ -93,9 +93,9 @@ def test_our_services_use_only_real_settings(compose: dict[str, Any]) -> None:
                 if "${" not in value
             }
         )
-        host, port = env.temporal_address.rsplit(":", 1)
+        host, port = env.connection.temporal_address.rsplit(":", 1)
         assert host == "temporal" and int(port) in published(compose["services"]["temporal"])
-        assert env.data_dir == Path("/data")
+        assert env.memory.data_dir == Path("/data")
 
 
 def test_ports_match_settings(compose: dict[str, Any]) -> None:
@@ -103,7 +103,8 @@ def test_ports_match_settings(compose: dict[str, Any]) -> None:
     gateway = env_of(services["gateway"])
     assert gateway["CONVOFLOW_GATEWAY_HOST"] == "0.0.0.0"
     port = int(gateway["CONVOFLOW_GATEWAY_PORT"])
-    assert port == Settings.model_fields["gateway_port"].default == 8080  # AgentCore contract
+    # AgentCore contract: the runtime calls port 8080
+    assert port == GatewaySettings.model_fields["gateway_port"].default == 8080
     assert published(services["gateway"]) == {port: port}
     assert "CONVOFLOW_JWT_SECRET" in gateway and ":?" in gateway["CONVOFLOW_JWT_SECRET"]
     assert f":{port}/ping" in " ".join(services["gateway"]["healthcheck"]["test"])

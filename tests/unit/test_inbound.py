@@ -3,7 +3,7 @@
 import pytest
 
 from models import ChatMessage, SessionConfig
-from workflows.inbound import InvalidMessageError, parse_inbound
+from workflows.inbound import InvalidMessageError, NotOwnerError, parse_inbound
 
 CONFIG = SessionConfig(max_message_chars=50)
 
@@ -26,7 +26,8 @@ def test_accepts_plain_json_and_models() -> None:
         ({"message": "   "}, "message is empty"),
         ({"message": "x" * 51}, "51 characters; this session allows 50"),
         ({"message": "hi", "message_id": "has space"}, "message_id: String should match"),
-        ({"message": "hi", "message_id": "a" * 129}, "message_id: String should match"),
+        ({"message": "hi", "message_id": "a" * 129}, "message_id: String should have at most"),
+        ({"message": "hi", "message_id": ".."}, "message_id: String should match"),
         ({"message": "hi", "role": "assistant"}, "role must be 'user'"),
         ({"message": "hi", "role": "wizard"}, "role: Input should be"),
         ({"message": "hi", "seq": 3}, "set by the session"),
@@ -49,5 +50,8 @@ def test_allows_newlines_and_tabs() -> None:
     assert parse({"message": "line one\n\tline two"}).message == "line one\n\tline two"
 
 
-def test_sessions_without_owner_accept_any_user() -> None:
-    assert parse({"message": "hi", "user_id": "bob"}, owner=None).user_id == "bob"
+def test_sessions_without_owner_refuse_every_named_user() -> None:
+    # A caller naming a user never reaches an ownerless session (it would become theirs).
+    with pytest.raises(NotOwnerError):
+        parse({"message": "hi", "user_id": "bob"}, owner=None)
+    assert parse({"message": "hi"}, owner=None).user_id is None

@@ -36,7 +36,7 @@ async def test_idle_session_expires_after_24h_and_archives(
     assert summary.turns == 1 and summary.total_messages == 2
     assert summary.ended_at - summary.created_at >= timedelta(hours=24)
 
-    store = SqliteMemoryStore(ts_sessions.settings.memory_db_path)
+    store = SqliteMemoryStore(ts_sessions.settings.memory.memory_db_path)
     ref = SessionRef(tenant_id="default", session_id=session_id)
     assert await store.session_summary(ref) == summary
     assert [m.message for m in await store.recent_messages(ref, 10)] == ["hello", "echo: hello"]
@@ -84,7 +84,7 @@ async def test_message_ttl_trims_by_age(
     await ts_env.sleep(timedelta(hours=1))
     assert await ts_sessions.history(session_id) == []
     # Trimmed messages are still in the memory store: nothing is lost.
-    store = SqliteMemoryStore(ts_sessions.settings.memory_db_path)
+    store = SqliteMemoryStore(ts_sessions.settings.memory.memory_db_path)
     stored = await store.recent_messages(SessionRef(tenant_id="default", session_id=session_id), 10)
     assert [m.seq for m in stored] == [0, 1, 2, 3]
 

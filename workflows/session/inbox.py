@@ -204,9 +204,12 @@ class Inbox:
         )
 
     def check_caller(self, user_id: str | None) -> None:
-        """Refuse a caller who names a user other than the owner, without saying more."""
-        owner = self._session.user_id
-        if user_id is not None and owner is not None and user_id != owner:
+        """Refuse a caller who names a user other than the owner, without saying more.
+
+        A caller naming a user never reaches an ownerless session (the gateway always names
+        one); a caller naming none (the CLI without ``--user``, an operator) reaches any.
+        """
+        if user_id is not None and user_id != self._session.user_id:
             raise refusal(Refusal.SESSION_NOT_FOUND, "no such session")
 
     def session_ref(self) -> SessionRef:

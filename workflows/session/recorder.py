@@ -220,8 +220,8 @@ class Recorder:
         except LOCAL_ACTIVITY_ERRORS as err:
             self._view.add_issue(f"could not restore earlier messages: {root_message(err)}")
             return []
-        owners = {m.user_id for m in restored if m.role == "user" and m.user_id is not None}
-        if owners - {self._session.user_id}:
-            # The id was last used by someone else: never hand their messages to this owner.
+        if any(m.user_id != self._session.user_id for m in restored if m.role == "user"):
+            # The id was last used by someone else (or by nobody in particular): never hand
+            # their messages to this owner, so an owner is never changed by a later caller.
             return []
         return restored
