@@ -298,6 +298,7 @@ async def run(
 
 def report_lines(r: dict[str, Any]) -> list[str]:
     """The docs/BENCHMARKS.md section."""
+    writer = "the local model" if r.get("summary_by") == "model" else "the extraction rules"
     lines = [
         "## Context that fits: late questions about early facts (local model)",
         "",
@@ -305,7 +306,7 @@ def report_lines(r: dict[str, Any]) -> list[str]:
         f" {r['questions']} questions about them, each asked as the next turn, answered by"
         f" SmolLM2-135M (local). Budget: {r['budget']} tokens (4,096 window - 512 reply)."
         f" Input tokens counted with llama.cpp's tokenizer on every turn. The summary was"
-        f" written by the local model {r['summary_updates']} times (batches of"
+        f" written by {writer} {r['summary_updates']} times (batches of"
         f" {r['summary_batch']} messages, {r['summary_seconds']} s in all); memories mined by"
         " the extraction rules.",
         "",
