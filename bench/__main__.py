@@ -14,6 +14,7 @@ from types import ModuleType
 from typing import Any
 
 from bench import (
+    context,
     harness,
     idle,
     latency,
@@ -39,6 +40,7 @@ BENCHMARKS: dict[str, ModuleType] = {
     "recall": recall,
     "scaleout": scaleout,
     "tool-selection": tool_selection,
+    "context": context,
     "report": report,
 }
 

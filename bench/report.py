@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import profile, scaleout_report
+from bench.context import report_lines as context_lines
 from bench.harness import RESULTS
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -124,6 +125,7 @@ def render() -> str:
         ("scaleout", scaleout_report.scaleout),
         ("profile", profile.section),
         ("tool_selection", _tool_selection),
+        ("context", context_lines),
     ]
     for name, writer in sections:
         document = _load(name)

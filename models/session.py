@@ -10,6 +10,7 @@ from models.chat import ChatMessage, TokenUsage
 from models.ids import ID_MAX_LENGTH, ID_PATTERN
 from models.limits import check_free_json
 from models.stream import StreamMark
+from models.summary import ConversationSummary
 
 SessionStatusName = Literal["active", "processing", "closing", "expired", "closed"]
 
@@ -62,6 +63,16 @@ class SessionConfig(BaseModel):
     search_attributes: bool = Field(
         True, description="Upsert Convoflow* search attributes (must be registered)"
     )
+    # Context that fits (issue 14): a token budget and a running summary.
+    context_tokens: int | None = Field(
+        None,
+        ge=64,
+        le=2_000_000,
+        description="Input tokens the model gets (None: the provider's window minus its reply)",
+    )
+    context_summary: bool = Field(
+        True, description="Summarise what leaves the context and pin it in the system prompt"
+    )
 
     @model_validator(mode="after")
     def _check_durations(self) -> "SessionConfig":
@@ -101,6 +112,9 @@ class SessionState(BaseModel):
     )
     trimmed: list[ChatMessage] = Field(
         default_factory=list, description="Messages trimmed from the window, to summarise"
+    )
+    summary: ConversationSummary | None = Field(
+        None, description="The running summary of what left the model's context"
     )
 
 
@@ -146,6 +160,7 @@ class SessionStatus(BaseModel):
     expires_at: datetime
     run: int = Field(..., description="Run number (continue-as-new count + 1)")
     usage: TokenUsage = Field(default_factory=TokenUsage)
+    summary: ConversationSummary | None = Field(None, description="The running summary")
 
 
 class SessionSummary(BaseModel):
@@ -161,3 +176,4 @@ class SessionSummary(BaseModel):
     created_at: datetime
     ended_at: datetime
     usage: TokenUsage = Field(default_factory=TokenUsage)
+    conversation_summary: ConversationSummary | None = None

@@ -247,6 +247,32 @@ async def upgrade_to_new_version(client: Client, settings: Settings, out: Path) 
 # Scenarios that run their own workers (not the shared unversioned one).
 OWN_WORKERS = {"upgrade_to_new_version": upgrade_to_new_version}
 
+
+async def running_summary(sessions: SessionClient, session_id: str) -> None:
+    """A small token budget: messages leave the context and are summarised (rules), the
+    summary is pinned, carried across continue-as-new, archived, and read back when the
+    session comes back under the same id."""
+    config = SessionConfig(
+        model="echo",
+        context_tokens=400,
+        memory_extraction="rules",
+        continue_as_new_events=100,
+        record_delay=timedelta(0),
+    )
+    user = "summary-user"
+    await sessions.send(
+        session_id, "My name is Alice and I live in Lisbon.", user_id=user, config=config
+    )
+    for turn in range(14):
+        text = f"{turn}: tell me one more thing about the weather in spring, please."
+        await sessions.send(session_id, text, user_id=user, config=config)
+        await asyncio.sleep(0.2)  # let the summary land between turns
+    await sessions.close(session_id, reason="done")
+    await sessions.handle(session_id).result()
+    await sessions.send(session_id, "I am back. What is my name?", user_id=user, config=config)
+    await asyncio.sleep(0.5)
+
+
 SCENARIOS: dict[str, Scenario] = {
     "basic_turns": basic_turns,
     "signals_and_dedupe": signals_and_dedupe,
@@ -262,6 +288,7 @@ SCENARIOS: dict[str, Scenario] = {
     "issues_and_history_size": issues_and_history_size,
     "cancelled_turn": cancelled_turn,
     "regenerated": regenerated,
+    "running_summary": running_summary,
 }
 
 

@@ -13,6 +13,7 @@ from strands.types.streaming import StreamEvent
 from strands.types.tools import ToolSpec
 
 from activities.memory.extract import EXTRACTION_PROMPT
+from activities.memory.summary import SUMMARY_PROMPT
 from activities.providers import EchoModel, ProviderFactory
 from activities.providers.echo import last_user_text
 
@@ -189,6 +190,36 @@ class GarbageModel(EchoModel):
             yield event
 
 
+class SummaryModel(EchoModel):
+    """Echo for turns; for a summary request, a short numbered summary naming the last
+    message it was given, or a failure while :attr:`failing` is set."""
+
+    failing = False
+    written = 0
+
+    async def stream(
+        self,
+        messages: Messages,
+        tool_specs: list[ToolSpec] | None = None,
+        system_prompt: str | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterable[StreamEvent]:
+        """Summarise (or fail) summary requests; echo everything else."""
+        prompt = last_user_text(messages)
+        if not prompt.startswith(SUMMARY_PROMPT):
+            async for event in super().stream(messages, tool_specs, system_prompt, **kwargs):
+                yield event
+            return
+        if SummaryModel.failing:
+            raise ProviderExplodedError("summary provider exploded on purpose")
+        SummaryModel.written += 1
+        new = prompt.split("New messages:\n", 1)[-1].split("\n\nUpdated summary:")[0]
+        text = f"- summary {SummaryModel.written}, last: {new.splitlines()[-1][:60]}"
+        yield {"messageStart": {"role": "assistant"}}
+        yield {"contentBlockDelta": {"delta": {"text": text}}}
+        yield {"messageStop": {"stopReason": "end_turn"}}
+
+
 TEST_PROVIDERS: dict[str, ProviderFactory] = {
     "failing": lambda settings: FailingModel(),
     "recording": lambda settings: RecordingModel(),
@@ -197,4 +228,5 @@ TEST_PROVIDERS: dict[str, ProviderFactory] = {
     "hanging": lambda settings: HangingModel(),
     "garbage": lambda settings: GarbageModel(),
     "extraction-hangs": lambda settings: ExtractionHangingModel(),
+    "summary-model": lambda settings: SummaryModel(),
 }

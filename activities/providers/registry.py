@@ -9,6 +9,7 @@ from collections.abc import Callable
 from strands.models import Model
 
 from activities.providers.bedrock import bedrock_provider
+from activities.providers.budget import BudgetedModel
 from activities.providers.echo import EchoModel
 from activities.providers.local import local_model
 from activities.providers.openai import openai_provider
@@ -42,7 +43,9 @@ def model_factories(
 
     def bind(name: str, factory: ProviderFactory) -> Callable[[], Model]:
         every = settings.providers.cancel_check_seconds
-        return lambda: ValidatedStreamModel(factory(settings), name, heartbeat_every=every)
+        return lambda: ValidatedStreamModel(
+            BudgetedModel(factory(settings)), name, heartbeat_every=every
+        )
 
     return {name: bind(name, factory) for name, factory in providers.items()}
 

@@ -38,6 +38,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.strands_agents._failure_converter import StrandsFailureConverter
 
 from activities.providers import ClassifiedModel, is_retryable, model_factories
+from activities.providers.budget import BudgetedModel
 from activities.providers.validation import ValidatedStreamModel
 from models.settings import Settings
 
@@ -106,9 +107,11 @@ def build_provider() -> ClassifiedModel:
         bedrock_model_id=MODEL_ID, bedrock_region=REGION, bedrock_max_tokens=MAX_TOKENS
     )
     validated = model_factories(settings)["bedrock"]()
-    # Every provider comes wrapped in the stream validator; the classifier is inside it.
+    # Every provider comes wrapped in the stream validator and the context budget check;
+    # the classifier is inside them.
     assert isinstance(validated, ValidatedStreamModel)
-    model = validated.inner
+    assert isinstance(validated.inner, BudgetedModel)
+    model = validated.inner.inner
     assert isinstance(model, ClassifiedModel)
     assert isinstance(model.inner, BedrockModel)
     return model
@@ -664,7 +667,8 @@ async def test_non_streaming_converse_tool_use_through_stubber(aws_env: None) ->
             ],
         },
     ]
-    inner = model.inner
+    assert isinstance(model.inner, BudgetedModel)
+    inner = model.inner.inner
     assert isinstance(inner, ClassifiedModel)
     with Stubber(bedrock_client(inner)) as stub:
         stub.add_response(

@@ -28,6 +28,7 @@ from strands.types.tools import ToolChoice, ToolSpec
 from temporalio.exceptions import ApplicationError
 
 from activities.providers import ClassifiedModel, is_retryable, model_factories
+from activities.providers.budget import BudgetedModel
 from activities.providers.openai import PLACEHOLDER_API_KEY
 from activities.providers.validation import ValidatedStreamModel
 from models.settings import Settings
@@ -154,9 +155,11 @@ def build_provider(base_url: str | None, api_key: str | None = "sk-test") -> Cla
         openai_max_tokens=MAX_TOKENS,
     )
     validated = model_factories(settings)["openai"]()
-    # Every provider comes wrapped in the stream validator; the classifier is inside it.
+    # Every provider comes wrapped in the stream validator and the context budget check;
+    # the classifier is inside them.
     assert isinstance(validated, ValidatedStreamModel)
-    model = validated.inner
+    assert isinstance(validated.inner, BudgetedModel)
+    model = validated.inner.inner
     assert isinstance(model, ClassifiedModel)
     assert isinstance(model.inner, OpenAIModel)
     return model

@@ -20,6 +20,9 @@ STEERING_PATCH = "steer-turns"
 """The model call runs in its own task (cancel_turn) and waits for a cancel to be answered."""
 UPGRADE_ON_CONTINUE_PATCH = "upgrade-on-continue"
 """A pinned session whose deployment's current version changed continues-as-new onto it."""
+SUMMARY_PATCH = "running-summary"
+"""Messages that leave the context are folded into a running summary (an activity); a
+session that comes back reads the summary it was archived with (a local activity)."""
 
 CANCELLED = "cancelled"
 """The reason a session cancelled from Temporal ends with."""
@@ -50,6 +53,12 @@ EXTRACTION_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_at
 EXTRACTION_BATCH = 10
 # How long an ending session waits for its last extraction before giving up on it.
 EXTRACTION_GRACE = timedelta(seconds=10)
+
+# The running summary is best effort too: a bounded time and few tries, never on a turn's path.
+SUMMARY_TIMEOUT = timedelta(minutes=2)
+SUMMARY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_attempts=2)
+# An update starts once this many messages have left the context (a model call per batch).
+SUMMARY_BATCH = 6
 
 # How a local activity that failed or timed out surfaces (live: the first two; on replay a
 # timeout comes back as TimeoutError, which must take the same path).

@@ -130,7 +130,8 @@ class Steering:
     ) -> tuple[ChatMessage, TokenUsage]:
         """The turn's model call: cancellable (patch ``steer-turns``; before it, as it was)."""
         if not workflow.patched(STEERING_PATCH):
-            return await call_model(self._session, self._state.messages[:-1], message, memories)
+            earlier, summary = self._state.messages[:-1], self._state.summary
+            return await call_model(self._session, earlier, message, memories, summary)
         result = await self.run_turn(message, memories)
         if cancelling():
             raise asyncio.CancelledError  # the workflow itself is cancelled: end like before
@@ -170,7 +171,8 @@ class Steering:
         memories: list[MemoryRecord],
     ) -> tuple[ChatMessage, TokenUsage]:
         hooks: list[Any] = [control.before_model_call]
-        task = asyncio.create_task(call_model(self._session, earlier, prompt, memories, hooks))
+        call = call_model(self._session, earlier, prompt, memories, self._state.summary, hooks)
+        task = asyncio.create_task(call)
         control.task = task
         try:
             return await task

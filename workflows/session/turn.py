@@ -20,6 +20,8 @@ with workflow.unsafe.imports_passed_through():
 from activities.memory.extract import memory_block
 from models import ChatMessage, MemoryRecord, SessionInput, TokenUsage
 from models.stream import turn_topic
+from models.summary import ConversationSummary
+from workflows.context import BUDGET_KEY, build_context, context_budget, pinned_blocks, user_text
 from workflows.window import model_messages, reply_text, system_prompt_for
 
 # Errors from a model turn that end the turn (not the workflow task).
@@ -46,14 +48,16 @@ async def call_model(
     earlier: list[ChatMessage],
     message: ChatMessage,
     memories: list[MemoryRecord],
+    summary: ConversationSummary | None = None,
     hooks: list[Any] | None = None,
 ) -> tuple[ChatMessage, TokenUsage]:
     """Ask the session's provider to answer ``message``; return the reply and its usage.
 
-    ``earlier`` is the window before ``message``; the model sees its newest answered turns.
-    With ``hooks`` (steering: a turn that can be cancelled) a cancelled model call is
-    waited for, so its partial reply comes back. Raises one of ``TURN_ERRORS`` when the
-    turn fails.
+    ``earlier`` is the window before ``message``; the model sees its newest answered turns
+    that fit the session's token budget (``workflows/context.py``), under a system prompt
+    that pins the running summary and the recalled memories. With ``hooks`` (steering: a
+    turn that can be cancelled) a cancelled model call is waited for, so its partial reply
+    comes back. Raises one of ``TURN_ERRORS`` when the turn fails.
     """
     config = session.config
     cancellation = (
@@ -61,12 +65,21 @@ async def call_model(
         if hooks is None
         else ActivityCancellationType.WAIT_CANCELLATION_COMPLETED
     )
+    budget = context_budget(config.model, config.context_tokens)
+    summary_text = summary.text if summary else ""
+    pinned = pinned_blocks(config.system_prompt, summary_text, memory_block(memories), budget)
+    system_prompt = system_prompt_for(config.system_prompt, session.initial_context, pinned)
+    context = build_context(
+        model_messages(earlier, config.context_messages),
+        user_text(message.message),
+        system_prompt,
+        budget,
+        config.context_messages,
+    )
     agent = TemporalAgent(
         model=config.model,
-        messages=model_messages(earlier, config.context_messages),
-        system_prompt=system_prompt_for(
-            config.system_prompt, session.initial_context, memory_block(memories)
-        ),
+        messages=context.history,
+        system_prompt=system_prompt,
         callback_handler=None,
         start_to_close_timeout=config.model_timeout,
         heartbeat_timeout=config.model_heartbeat_timeout,
@@ -78,7 +91,9 @@ async def call_model(
         hooks=hooks,
     )
     try:
-        result = await agent.invoke_async(message.message)
+        # The model activity checks the budget again with the provider's own tokenizer.
+        state = {BUDGET_KEY: budget}
+        result = await agent.invoke_async(context.prompt["content"], invocation_state=state)
         answer, stop_reason = result.message, str(result.stop_reason)
     except MaxTokensReachedException:
         # A reply cut off at the length limit is still a reply: keep it, flagged.
@@ -100,6 +115,7 @@ async def call_model(
             "stop_reason": stop_reason,
             "usage": turn_usage.model_dump(),
             "model": config.model,
+            "context": {"tokens": context.tokens, "left_out": context.left_out},
         },
     )
     return reply, turn_usage

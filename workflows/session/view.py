@@ -1,12 +1,12 @@
 """What operators and clients see of a session: status, current details, search attributes."""
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from temporalio import workflow
 from temporalio.common import SearchAttributeUpdate
 
-from models import SessionInput, SessionState, SessionStatus, SessionStatusName
+from models import SessionInput, SessionState, SessionStatus, SessionStatusName, SessionSummary
 from models import search_attributes as sa
 from workflows.session.options import ISSUE_ATTRIBUTES_PATCH, MAX_ISSUES
 from workflows.session.state import RunState
@@ -73,6 +73,24 @@ class SessionView:
             expires_at=self.expires_at(),
             run=state.runs,
             usage=state.usage,
+            summary=state.summary,
+        )
+
+    def summary(self, status: Literal["expired", "closed"], reason: str) -> SessionSummary:
+        """The finished session's result (archived with it), running summary included."""
+        state, session = self._state, self._session
+        return SessionSummary(
+            session_id=session.session_id,
+            tenant_id=session.tenant_id,
+            user_id=session.user_id,
+            status=status,
+            reason=reason,
+            turns=state.turns,
+            total_messages=state.next_seq,
+            created_at=state.created_at,
+            ended_at=workflow.now(),
+            usage=state.usage,
+            conversation_summary=state.summary,
         )
 
     def show(self) -> None:

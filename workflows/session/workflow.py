@@ -41,6 +41,7 @@ from workflows.session.options import (
 from workflows.session.recorder import Recorder
 from workflows.session.state import Outcome, RunState
 from workflows.session.steering import Steering, SteeringHandlers, regenerating
+from workflows.session.summary import Summarizer
 from workflows.session.timers import watch_age, watch_idle
 from workflows.session.turn import (
     TURN_ERRORS,
@@ -77,6 +78,7 @@ class SessionWorkflow(SteeringHandlers):
         self._view = SessionView(self._state, input, self._run)
         self._inbox = Inbox(self._state, input, self._run, lambda: self._recorder.unrecorded())
         self._extractor = Extractor(self._state, input, self._view, self._inbox.session_ref)
+        self._summary = Summarizer(self._state, input, self._view, self._inbox.session_ref)
         self._recorder = Recorder(
             self._state,
             input,
@@ -209,6 +211,7 @@ class SessionWorkflow(SteeringHandlers):
         record_turn(self._session.config.model, message.timestamp, outcome, failure)
         self._run.current = None
         self._recorder.end_turn()
+        self._summary.start()  # off the reply's path: the reply is already settled
         self._trim(*trim_to_count(state.messages, self._session.config.max_messages))
         self._view.set_step("active", "waiting for messages", 100)
 
@@ -347,6 +350,7 @@ class SessionWorkflow(SteeringHandlers):
         self._run.draining = True
         await self._drain()
         self._extractor.hand_over()
+        self._summary.cancel()  # the next run starts it again from the carried summary
         self._truncate_stream()
         self._state.stream_state = self._stream.get_state()
         self._state.runs += 1
@@ -357,19 +361,8 @@ class SessionWorkflow(SteeringHandlers):
         self._view.set_step("closing", f"archiving ({reason})", 50)
         await self._drain()
         await self._extractor.finish()
-        state, session = self._state, self._session
-        summary = SessionSummary(
-            session_id=session.session_id,
-            tenant_id=session.tenant_id,
-            user_id=session.user_id,
-            status=status,
-            reason=reason,
-            turns=state.turns,
-            total_messages=state.next_seq,
-            created_at=state.created_at,
-            ended_at=workflow.now(),
-            usage=state.usage,
-        )
+        self._summary.cancel()
+        summary = self._view.summary(status, reason)
         await workflow.execute_activity_method(
             MemoryActivities.archive_session,
             ArchiveSessionInput(session=self._inbox.session_ref(), summary=summary),
@@ -414,6 +407,7 @@ class SessionWorkflow(SteeringHandlers):
         restored = await self._recorder.restore()
         if restored:
             self._inbox.restore(restored)
+            await self._summary.restore()
             self._view.show()
         return bool(restored)
 
