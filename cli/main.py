@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
+from agents import AgentDefinitionError, registry
 from cli.chat import chat_loop
 from cli.commands import (
     _chat,
@@ -53,7 +54,7 @@ from worker.client import connect_client
 from worker.codec import CodecConfigError
 from worker.dev_server import DevServerError, dev_server
 from worker.lifecycle import stop_signals
-from worker.run import run_worker, running_worker
+from worker.run import load_worker_agents, run_worker, running_worker
 
 
 async def _worker(settings: Settings) -> int:
@@ -70,7 +71,8 @@ async def _dev(args: argparse.Namespace, settings: Settings) -> int:
             sys.stderr.write(
                 f"Temporal dev server at {server.address} (state in {server.db_path})\n"
                 f"Temporal UI: {server.ui_url}/namespaces/{settings.namespace}/workflows\n"
-                f"Worker on task queue {settings.task_queue!r}, model {settings.model!r}\n"
+                f"Worker on task queue {settings.task_queue!r}, model {settings.model!r},"
+                f" agent {settings.agent!r} (agents: {', '.join(registry.names())})\n"
             )
             if args.no_chat:
                 sys.stderr.write("Press Ctrl-C to stop.\n")
@@ -91,6 +93,8 @@ async def run_command(args: argparse.Namespace) -> int:
     """Run the parsed command; translate errors into messages and exit codes."""
     try:
         settings = settings_from(args)
+        if args.command in ("dev", "worker", "replay"):
+            load_worker_agents(settings)  # a bad definition stops here, in one line
         if args.command == "dev":
             return await _dev(args, settings)
         if args.command == "worker":
@@ -124,6 +128,7 @@ async def run_command(args: argparse.Namespace) -> int:
         UsageError,
         ValidationError,
         CodecConfigError,
+        AgentDefinitionError,
     ) as err:
         kind = err.kind if isinstance(err, MessageRejectedError) else type(err).__name__
         _report_error(args, kind, str(err))

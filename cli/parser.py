@@ -49,6 +49,19 @@ def _connection_options() -> argparse.ArgumentParser:
     return parent
 
 
+def _agent_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--agent", help="agent of a new session (default, assistant, ...; CONVOFLOW_AGENT)"
+    )
+
+
+def _agents_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--agents",
+        help="comma-separated modules defining agents, e.g. myapp.agents (CONVOFLOW_AGENTS)",
+    )
+
+
 def _session_options(with_json: bool = True) -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
     parent.add_argument("--session", required=True, help="session id")
@@ -76,19 +89,23 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--tenant", help="tenant id")
     dev.add_argument("--user", help="user id")
     dev.add_argument("--no-chat", action="store_true", help="run server and worker only")
+    _agent_option(dev)
+    _agents_option(dev)
 
-    commands.add_parser("worker", parents=[conn], help="run a session worker")
+    _agents_option(commands.add_parser("worker", parents=[conn], help="run a session worker"))
 
     send = commands.add_parser(
         "send", parents=[conn, _session_options()], help="send a message, print the reply"
     )
     send.add_argument("--message-id", help="idempotency key (repeat it to retry safely)")
+    _agent_option(send)
     send.add_argument("text", help="the message")
 
     submit = commands.add_parser(
         "submit", parents=[conn, _session_options()], help="queue a message without waiting"
     )
     submit.add_argument("--message-id", help="idempotency key")
+    _agent_option(submit)
     submit.add_argument("text", help="the message")
 
     history = commands.add_parser(
@@ -125,9 +142,10 @@ def build_parser() -> argparse.ArgumentParser:
     sessions.add_argument("--limit", type=int, default=100)
     sessions.add_argument("--json", action="store_true", help="print one JSON document")
 
-    commands.add_parser(
+    chat = commands.add_parser(
         "chat", parents=[conn, _session_options(with_json=False)], help="interactive chat"
     )
+    _agent_option(chat)
 
     replay = commands.add_parser(
         "replay", parents=[conn], help="replay histories against the current code"
@@ -135,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("files", nargs="*", type=Path, help="history JSON files")
     replay.add_argument("--workflow-id", action="append", default=[], help="a live session")
     replay.add_argument("--json", action="store_true", help="print one JSON document")
+    _agents_option(replay)
 
     keygen = commands.add_parser(
         "codec-keygen", help="create a payload encryption key file, or rotate its key"
@@ -197,6 +216,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
         "echo_delay_ms",
         "local_model_path",
         "codec_key_file",
+        "agent",
+        "agents",
     )
     overrides = {name: getattr(args, name) for name in names if getattr(args, name, None)}
     for flag, field in (("tenant", "tenant"), ("user", "user")):

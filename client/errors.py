@@ -36,6 +36,7 @@ CLIENT_ERRORS: dict[Refusal, type[ConvoflowError]] = {
     Refusal.UNKNOWN_MESSAGE: MessageRejectedError,
     Refusal.DUPLICATE_MESSAGE: MessageRejectedError,
     Refusal.TURN_FAILED: TurnFailedError,
+    Refusal.UNKNOWN_AGENT: MessageRejectedError,
 }
 """The exception a client raises for every refusal kind."""
 

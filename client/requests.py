@@ -62,6 +62,7 @@ def session_input(
     """The workflow input of a new session (settings fill in what ``config`` leaves unset)."""
     defaults = {
         "model": settings.model,
+        "agent": settings.agent,
         "search_attributes": settings.search_attributes,
     }
     given = config or SessionConfig()

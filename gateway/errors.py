@@ -52,6 +52,7 @@ HTTP_STATUS: dict[Refusal, int] = {
     Refusal.SESSION_CONTINUING: 409,
     Refusal.DUPLICATE_MESSAGE: 409,
     Refusal.TURN_FAILED: 502,
+    Refusal.UNKNOWN_AGENT: 400,
 }
 """The HTTP status of every refusal kind (the body's ``code`` is the kind itself)."""
 

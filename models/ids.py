@@ -3,6 +3,8 @@
 import re
 
 ID_PATTERN = r"^[A-Za-z0-9._-]{1,128}$"
+AGENT_NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+"""Agent and tool names (what Bedrock and OpenAI accept as tool names)."""
 _ID_RE = re.compile(ID_PATTERN)
 WORKFLOW_ID_PREFIX = "convoflow"
 

@@ -27,6 +27,9 @@ class Refusal(StrEnum):
     """The id was received before but its reply is no longer available."""
     TURN_FAILED = "TurnFailed"
     """The model turn failed after its retries; the session recorded an error message."""
+    UNKNOWN_AGENT = "UnknownAgent"
+    """The session names an agent its worker does not define (or the gateway does not allow);
+    a new session refused this way ends at once."""
 
     @property
     def transient(self) -> bool:

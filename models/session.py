@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from temporalio.contrib.workflow_streams import WorkflowStreamState
 
 from models.chat import ChatMessage, TokenUsage
-from models.ids import ID_PATTERN
+from models.ids import AGENT_NAME_PATTERN, ID_PATTERN
 from models.limits import check_free_json
 from models.stream import StreamMark
 
@@ -20,6 +20,11 @@ class SessionConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     model: str = Field("local", min_length=1, description="Registered model provider name")
+    agent: str = Field(
+        "default",
+        pattern=AGENT_NAME_PATTERN,
+        description="The agent (prompt, tools, MCP servers) defined on the worker",
+    )
     system_prompt: str = Field(
         "You are a helpful assistant. Answer briefly and accurately.", max_length=32_000
     )

@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     tenant: str = Field("default", description="Tenant of CLI session commands")
     user: str | None = Field(None, description="User of CLI session commands")
     model: str = Field("local", description="Model provider for new sessions")
+    agent: str = Field("default", description="Agent of new sessions (default, assistant, ...)")
+    agents: str = Field(
+        "", description="Comma-separated modules defining agents, loaded by the worker"
+    )
     memory: Literal["local", "agentcore"] = Field("local", description="Memory backend")
     data_dir: Path = Field(Path(".convoflow"), description="Embedded server and store files")
     echo_delay_ms: float = Field(0.0, ge=0, description="Pause before each echo token")
@@ -111,6 +115,10 @@ class Settings(BaseSettings):
     gateway_queue_depth: int = Field(
         4, ge=0, description="Turns that may wait per session behind the running one"
     )
+    gateway_agents: list[str] = Field(
+        default_factory=lambda: ["default"],
+        description='Agents a gateway request may name in "agent" (JSON list)',
+    )
     temporal_ui_url: str = Field(
         "http://127.0.0.1:8233", description="Temporal UI base URL the chat page links to"
     )
@@ -118,6 +126,11 @@ class Settings(BaseSettings):
     # Prometheus metrics of the worker (Temporal SDK metrics plus convoflow_*).
     metrics_port: int | None = Field(None, ge=0, le=65535, description="Serve /metrics here")
     metrics_host: str = Field("127.0.0.1", description="Metrics bind address (0.0.0.0 in Docker)")
+
+    @property
+    def agent_modules(self) -> list[str]:
+        """The modules named in ``agents``."""
+        return [name.strip() for name in self.agents.split(",") if name.strip()]
 
     @property
     def memory_db_path(self) -> Path:

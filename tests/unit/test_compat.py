@@ -25,3 +25,30 @@ def test_update_handles_still_keep_their_known_outcome() -> None:
     assert update_outcome_known(handle) is False
     handle._known_outcome = object()  # type: ignore[assignment]
     assert update_outcome_known(handle) is True
+
+
+def test_activity_definitions_are_still_readable() -> None:
+    from temporalio import activity
+
+    from worker._compat import activity_definition
+
+    @activity.defn(name="renamed")
+    async def tool(x: int) -> int:
+        return x
+
+    @activity.defn
+    def blocking(x: int) -> int:
+        return x
+
+    info = activity_definition(tool)
+    assert info is not None and info.name == "renamed" and info.is_async
+    sync = activity_definition(blocking)
+    assert sync is not None and not sync.is_async
+    assert activity_definition(lambda: None) is None
+
+
+def test_tool_result_events_carry_their_result() -> None:
+    from worker._compat import ToolResultEvent
+
+    event = ToolResultEvent({"toolUseId": "t", "status": "error", "content": [{"text": "x"}]})
+    assert event.tool_result["status"] == "error"

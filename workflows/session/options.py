@@ -3,11 +3,12 @@
 import asyncio
 from datetime import timedelta
 
+from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.exceptions import TimeoutError as TemporalTimeoutError
 
-from models import Refusal
+from models import Refusal, SessionConfig
 
 # Patches (workflow.patched): behaviour added after 0.1.0's histories were recorded.
 CANCEL_CLOSES_PATCH = "cancel-closes"
@@ -16,6 +17,8 @@ WATCH_HISTORY_PATCH = "watch-history"
 """Every wake-up checks the history's size, not only the end of a turn."""
 ISSUE_ATTRIBUTES_PATCH = "issue-attributes"
 """Issues are counted in search attributes (ConvoflowIssueCount, ConvoflowLastIssueAt)."""
+AGENTS_PATCH = "agents"
+"""A session whose agent has tools or MCP servers gives them to the model."""
 
 CANCELLED = "cancelled"
 """The reason a session cancelled from Temporal ends with."""
@@ -50,6 +53,17 @@ EXTRACTION_GRACE = timedelta(seconds=10)
 # How a local activity that failed or timed out surfaces (live: the first two; on replay a
 # timeout comes back as TimeoutError, which must take the same path).
 LOCAL_ACTIVITY_ERRORS = (ActivityError, ApplicationError, TemporalTimeoutError)
+
+
+def history_is_long(config: SessionConfig) -> bool:
+    """Past the session's event or byte threshold, or the server suggests continuing as
+    new: well before any server limit (by default 50 MB or 51,200 events terminate a run)."""
+    info = workflow.info()
+    return (
+        info.is_continue_as_new_suggested()
+        or info.get_current_history_length() >= config.continue_as_new_events
+        or info.get_current_history_size() >= config.continue_as_new_bytes
+    )
 
 
 def cancelling() -> bool:

@@ -19,6 +19,7 @@ with workflow.unsafe.imports_passed_through():
 from activities.memory.extract import memory_block
 from models import ChatMessage, MemoryRecord, SessionInput, TokenUsage
 from models.stream import turn_topic
+from workflows.session.agent import SessionAgent
 from workflows.window import model_messages, reply_text, system_prompt_for
 
 # Errors from a model turn that end the turn (not the workflow task).
@@ -45,18 +46,20 @@ async def call_model(
     earlier: list[ChatMessage],
     message: ChatMessage,
     memories: list[MemoryRecord],
+    defined: SessionAgent,
 ) -> tuple[ChatMessage, TokenUsage]:
-    """Ask the session's provider to answer ``message``; return the reply and its usage.
+    """Ask the session's agent to answer ``message``; return the reply and its usage.
 
-    ``earlier`` is the window before ``message``; the model sees its newest answered turns.
+    ``earlier`` is the window before ``message``; the model sees its newest answered turns
+    (with their tool calls). Strands runs the agent's tool calls, each an activity.
     Raises one of ``TURN_ERRORS`` when the turn fails.
     """
     config = session.config
     agent = TemporalAgent(
-        model=config.model,
-        messages=model_messages(earlier, config.context_messages),
+        model=defined.model,
+        messages=model_messages(earlier, defined.context_messages),
         system_prompt=system_prompt_for(
-            config.system_prompt, session.initial_context, memory_block(memories)
+            defined.system_prompt, session.initial_context, memory_block(memories)
         ),
         callback_handler=None,
         start_to_close_timeout=config.model_timeout,
@@ -65,7 +68,10 @@ async def call_model(
         summary="model turn",
         streaming_topic=turn_topic(message.message_id or "") if message.stream else None,
         streaming_batch_interval=config.stream_batch_interval,
+        **defined.options(),
     )
+    defined.begin(agent, message)
+    start = len(agent.messages)
     try:
         result = await agent.invoke_async(message.message)
         answer, stop_reason = result.message, str(result.stop_reason)
@@ -88,7 +94,8 @@ async def call_model(
         metadata={
             "stop_reason": stop_reason,
             "usage": turn_usage.model_dump(),
-            "model": config.model,
+            "model": defined.model,
+            **defined.finish(agent.messages[start:]),
         },
     )
     return reply, turn_usage

@@ -1,12 +1,19 @@
 """What operators and clients see of a session: status, current details, search attributes."""
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from temporalio import workflow
 from temporalio.common import SearchAttributeUpdate
 
-from models import SessionInput, SessionState, SessionStatus, SessionStatusName
+from models import (
+    ChatMessage,
+    SessionInput,
+    SessionState,
+    SessionStatus,
+    SessionStatusName,
+    SessionSummary,
+)
 from models import search_attributes as sa
 from workflows.session.options import ISSUE_ATTRIBUTES_PATCH, MAX_ISSUES
 from workflows.session.state import RunState
@@ -50,6 +57,39 @@ class SessionView:
             workflow.upsert_search_attributes(
                 [sa.ISSUE_COUNT.value_set(state.issue_count), sa.LAST_ISSUE_AT.value_set(now)]
             )
+
+    def summary(self, status: Literal["expired", "closed"], reason: str) -> SessionSummary:
+        """The session's result, as it ends now."""
+        state, session = self._state, self._session
+        return SessionSummary(
+            session_id=session.session_id,
+            tenant_id=session.tenant_id,
+            user_id=session.user_id,
+            status=status,
+            reason=reason,
+            turns=state.turns,
+            total_messages=state.next_seq,
+            created_at=state.created_at,
+            ended_at=workflow.now(),
+            usage=state.usage,
+        )
+
+    def refused_start(self, reason: str) -> SessionSummary:
+        """End a new session that cannot run at all (its agent is unknown) at once: nothing
+        was written, so there is nothing to archive; what it was sent is refused."""
+        self.add_issue(f"refused to start: {reason}")
+        self.set_step("closed", f"closed: {reason}", 100)
+        self.upsert_search_attributes(first=True)
+        return self.summary("closed", reason[:500])
+
+    def history(self, limit: int | None) -> list[ChatMessage]:
+        """The last ``limit`` kept messages (all of them for None), oldest first."""
+        messages = self._state.messages
+        if limit is None:
+            return list(messages)
+        if not isinstance(limit, int) or limit < 0:
+            raise ValueError("limit must be a non-negative integer")
+        return messages[-limit:] if limit else []
 
     def status(self) -> SessionStatus:
         """The answer of the ``status`` query."""
