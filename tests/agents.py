@@ -73,7 +73,8 @@ async def sleeps_too_long() -> str:
 @activity.defn
 async def slow_step(seconds: float, label: str = "step") -> str:
     """Work for ``seconds`` (heartbeating), then say so."""
-    attempt = _count("slow_step")
+    _count("slow_step")
+    attempt = activity.info().attempt
     deadline = asyncio.get_running_loop().time() + seconds
     while asyncio.get_running_loop().time() < deadline:
         activity.heartbeat()
