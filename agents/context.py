@@ -9,7 +9,7 @@ attempt of one call (a retry after a crash too) sees the same context and idempo
 """
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from typing import Any
 
@@ -21,6 +21,7 @@ from temporalio.worker import (
     ExecuteActivityInput,
     Interceptor,
     StartActivityInput,
+    StartLocalActivityInput,
     WorkflowInboundInterceptor,
     WorkflowInterceptorClassInput,
     WorkflowOutboundInterceptor,
@@ -93,10 +94,19 @@ class _Outbound(WorkflowOutboundInterceptor):
     def start_activity(self, input: StartActivityInput) -> workflow.ActivityHandle[Any]:
         context = _SCHEDULING.get()
         if context is not None:
-            payload = _CONVERTER.to_payload(context.model_dump(mode="json"))
-            input.headers = {**input.headers, HEADER: payload}
+            input.headers = _with_context(input.headers, context)
             input.summary = f"tool: {context.tool_name}"  # what the Temporal UI shows
         return self.next.start_activity(input)
+
+    def start_local_activity(self, input: StartLocalActivityInput) -> workflow.ActivityHandle[Any]:
+        context = _SCHEDULING.get()
+        if context is not None:
+            input.headers = _with_context(input.headers, context)
+        return self.next.start_local_activity(input)
+
+
+def _with_context(headers: Mapping[str, Payload], context: ToolContext) -> dict[str, Payload]:
+    return {**headers, HEADER: _CONVERTER.to_payload(context.model_dump(mode="json"))}
 
 
 class _WorkflowInbound(WorkflowInboundInterceptor):

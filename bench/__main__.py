@@ -13,7 +13,18 @@ import sys
 from types import ModuleType
 from typing import Any
 
-from bench import harness, idle, latency, long, recall, report, start, streaming, throughput
+from bench import (
+    harness,
+    idle,
+    latency,
+    long,
+    recall,
+    report,
+    start,
+    streaming,
+    throughput,
+    tools,
+)
 
 BENCHMARKS: dict[str, ModuleType] = {
     "latency": latency,
@@ -23,6 +34,7 @@ BENCHMARKS: dict[str, ModuleType] = {
     "long": long,
     "streaming": streaming,
     "recall": recall,
+    "tools": tools,
     "report": report,
 }
 
@@ -35,6 +47,7 @@ FULL: dict[str, list[str]] = {
     "long": ["--turns", "5000"],
     "streaming": ["--rounds", "3"],
     "recall": ["--records", "10000", "--queries", "200", "--turns", "100"],
+    "tools": ["--turns", "300"],
 }
 QUICK: dict[str, list[str]] = {
     "latency": ["--turns", "100"],
@@ -44,6 +57,7 @@ QUICK: dict[str, list[str]] = {
     "long": ["--turns", "600"],
     "streaming": ["--rounds", "1"],
     "recall": ["--records", "10000", "--queries", "50", "--turns", "30"],
+    "tools": ["--turns", "50"],
 }
 
 

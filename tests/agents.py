@@ -83,6 +83,19 @@ async def slow_step(seconds: float, label: str = "step") -> str:
 
 
 @activity.defn
+async def local_whoami(note: str = "") -> str:
+    """Who the tool acts for (a local activity)."""
+    return json.dumps({"note": note, **tool_context().model_dump()}, sort_keys=True)
+
+
+@activity.defn
+async def local_fails() -> str:
+    """Fail every time (a local activity)."""
+    _count("local_fails")
+    raise RuntimeError("local tool broke")
+
+
+@activity.defn
 async def big_result(chars: int) -> str:
     """A long result."""
     return "x" * chars
@@ -104,6 +117,8 @@ TESTER = AgentDefinition(
             heartbeat_timeout=timedelta(seconds=2),
         ),
         big_result,
+        ToolDefinition(local_whoami, local=True),
+        ToolDefinition(local_fails, local=True, retry_policy=FAST_RETRY),
     ],
 )
 

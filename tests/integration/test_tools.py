@@ -90,6 +90,28 @@ async def test_the_tool_gets_the_sessions_ids_never_the_models(sessions: Session
     }
 
 
+async def test_a_local_tool_runs_as_a_local_activity_with_its_context(
+    sessions: SessionClient,
+) -> None:
+    session_id = new_session_id("tool-local")
+    text = '/tool local_whoami {"note": "n"}\n/tool local_fails'
+    reply = await sessions.send(session_id, text, config=TESTER, user_id="ann", message_id="m-l")
+    seen, failure = reply.reply.removeprefix("echo: ").split(" | ")
+    assert json.loads(seen)["user_id"] == "ann" and json.loads(seen)["message_id"] == "m-l"
+    assert json.loads(seen)["note"] == "n" and "local tool broke" in failure
+    calls = kept_tool_calls((await sessions.history(session_id))[1])
+    assert [(c.name, c.status) for c in calls] == [
+        ("local_whoami", "success"),
+        ("local_fails", "error"),
+    ]
+    activities = [name for name, _ in await scheduled(sessions.handle(session_id))]
+    assert "local_whoami" not in activities  # no activity task: a local activity marker
+    attempts = sum(
+        n for k, n in CALLS.items() if k.startswith(f"local_fails:default:{session_id}:")
+    )
+    assert attempts == 2
+
+
 @pytest.mark.parametrize(
     ("text", "words", "runs"),
     [

@@ -8,6 +8,7 @@ The agent is looked up by name (``SessionConfig.agent``) in the worker's registr
 runs the tool loop; this module only watches it through hooks.
 """
 
+import json
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -29,7 +30,7 @@ from models.stream import TOOL_END, TOOL_START, turn_topic
 from models.tools import ToolContext
 from worker._compat import ToolResultEvent
 from workflows.inbound import describe_validation_error
-from workflows.session.options import AGENTS_PATCH
+from workflows.session.options import AGENTS_PATCH, LOCAL_ACTIVITY_ERRORS, root_message
 from workflows.session.view import SessionView
 from workflows.stream import SessionStream
 from workflows.tool_calls import TOOL_CALLS, bounded_input, bounded_text, result_text, tool_calls_of
@@ -88,6 +89,7 @@ class SessionTool(AgentTool):
         super().__init__()
         self._inner, self._model = _built(definition)
         self._agent = agent
+        self._definition = definition
 
     @property
     def tool_name(self) -> str:
@@ -120,8 +122,32 @@ class SessionTool(AgentTool):
             return
         call: ToolUse = {**tool_use, "input": arguments}
         with scheduling(self._agent.context_for(tool_use["toolUseId"], self.tool_name)):
+            if self._definition.local:
+                yield await self._run_locally(call)
+                return
             async for event in self._inner.stream(call, invocation_state, **kwargs):
                 yield event
+
+    async def _run_locally(self, call: ToolUse) -> ToolResultEvent:
+        """The tool as a local activity (``ToolDefinition.local``), its error as a result."""
+        definition, use_id = self._definition, call["toolUseId"]
+        try:
+            result = await workflow.execute_local_activity(
+                self.tool_name,
+                args=list(call["input"].values()),
+                start_to_close_timeout=definition.start_to_close_timeout,
+                retry_policy=definition.retry_policy,
+                summary=f"tool: {self.tool_name}",
+            )
+        except LOCAL_ACTIVITY_ERRORS as err:
+            text = root_message(err)
+            return ToolResultEvent(
+                {"toolUseId": use_id, "status": "error", "content": [{"text": text}]}
+            )
+        text = result if isinstance(result, str) else json.dumps(result, default=str)
+        return ToolResultEvent(
+            {"toolUseId": use_id, "status": "success", "content": [{"text": text}]}
+        )
 
 
 class SessionAgent:
