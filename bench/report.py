@@ -281,9 +281,9 @@ def _tools(r: dict[str, Any]) -> list[str]:
         f" activity (`ToolDefinition(local=True)`): **{r['local_tool_turn_p50_over_floor']}x**:"
         f" {_met(r['local_goal_met'])}. A tool turn is three activities one after the other"
         " (model, tool, model) against the floor's two; against three floor activity hops it is"
-        f" {r['tool_turn_p50_over_three_activities']}x, so the session's agent, tool wrapper,"
-        " hooks and history add nothing measurable: the third activity is the cost. A local"
-        " tool saves that hop.",
+        f" {r['tool_turn_p50_over_three_activities']}x: nearly all of the cost is the third"
+        " activity, not the session's agent, tool wrapper, hooks or history. A local tool saves"
+        " that hop.",
         "",
         f"History cost of a tool turn: {r['tool_turn_events']} events /"
         f" {r['tool_turn_bytes']} bytes.",
