@@ -13,6 +13,7 @@ COPY pyproject.toml README.md ./
 COPY models ./models
 COPY workflows ./workflows
 COPY activities ./activities
+COPY agents ./agents
 COPY worker ./worker
 COPY client ./client
 COPY gateway ./gateway

@@ -27,6 +27,7 @@ from bench import (
     streaming,
     throughput,
     tool_selection,
+    tools,
 )
 
 BENCHMARKS: dict[str, ModuleType] = {
@@ -41,6 +42,7 @@ BENCHMARKS: dict[str, ModuleType] = {
     "scaleout": scaleout,
     "tool-selection": tool_selection,
     "context": context,
+    "tools": tools,
     "report": report,
 }
 
@@ -56,6 +58,7 @@ FULL: dict[str, list[str]] = {
     "scaleout": ["--workers", "3", "--sessions", "200", "--turns", "5"],
     "profile": ["--sessions", "50", "--turns", "10"],
     "tool-selection": ["--modes", "auto,any"],
+    "tools": ["--turns", "300"],
 }
 QUICK: dict[str, list[str]] = {
     "latency": ["--turns", "100"],
@@ -67,6 +70,7 @@ QUICK: dict[str, list[str]] = {
     "recall": ["--records", "10000", "--queries", "50", "--turns", "30"],
     "scaleout": ["--workers", "3", "--sessions", "50", "--turns", "3"],
     "tool-selection": ["--modes", "any"],
+    "tools": ["--turns", "50"],
 }
 
 

@@ -1,7 +1,8 @@
 """The floor: the cheapest Temporal request/response we can build, to compare sessions against.
 
-``FloorWorkflow`` answers an update by running one trivial activity (or a local activity)
-and returning its result, and waits for more. Nothing else: no validation, no memory, no
+``FloorWorkflow`` answers an update by running one trivial activity (or a local activity;
+or ``activities`` of them one after the other, the floor of a turn that calls a tool) and
+returning the last result, and waits for more. Nothing else: no validation, no memory, no
 trimming, no timers.
 """
 
@@ -17,6 +18,7 @@ class Ping:
 
     text: str
     local: bool = False
+    activities: int = 1
 
 
 @activity.defn(name="floor_echo")
@@ -45,9 +47,12 @@ class FloorWorkflow:
             return await workflow.execute_local_activity(
                 floor_echo, request.text, start_to_close_timeout=timedelta(seconds=10)
             )
-        return await workflow.execute_activity(
-            floor_echo, request.text, start_to_close_timeout=timedelta(seconds=10)
-        )
+        result = request.text
+        for _ in range(max(1, request.activities)):
+            result = await workflow.execute_activity(
+                floor_echo, request.text, start_to_close_timeout=timedelta(seconds=10)
+            )
+        return result
 
     @workflow.signal
     def stop(self) -> None:

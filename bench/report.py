@@ -131,6 +131,7 @@ def render() -> str:
         ("profile", profile.section),
         ("tool_selection", _tool_selection),
         ("context", context_lines),
+        ("tools", _tools),
     ]
     for name, writer in sections:
         document = _load(name)
@@ -325,6 +326,36 @@ def _tool_selection(r: dict[str, Any]) -> list[str]:
         " depend on the machine's load (one llama.cpp thread here, on 2 shared cores)."
     )
     return lines
+
+
+def _tools(r: dict[str, Any]) -> list[str]:
+    return [
+        "## Tool turn (echo model + one trivial tool)",
+        "",
+        f"{r['turns']} sequential turns per mode in one session; the model asks for the tool,"
+        " the tool runs, the model answers with its result. p50 / p95 / p99 in ms.",
+        "",
+        "| mode | p50 / p95 / p99 |",
+        "| --- | --- |",
+        f"| floor: update → two activities → reply | {_ms(r['floor_two_activities_ms'])} |",
+        f"| floor: update → one activity → reply | {_ms(r['floor_one_activity_ms'])} |",
+        f"| session turn, tool as an activity (no user) | {_ms(r['tool_turn_ms'])} |",
+        f"| session turn, tool as an activity (user set) | {_ms(r['tool_turn_user_ms'])} |",
+        f"| session turn, tool as a local activity | {_ms(r['local_tool_turn_ms'])} |",
+        f"| session turn without a tool | {_ms(r['plain_turn_ms'])} |",
+        "",
+        f"Tool turn p50 / floor p50 = **{r['tool_turn_p50_over_floor']}x** (goal ≤"
+        f" {r['goal_p50_over_floor']}x): {_met(r['goal_met'])}; with the tool as a local"
+        f" activity (`ToolDefinition(local=True)`): **{r['local_tool_turn_p50_over_floor']}x**:"
+        f" {_met(r['local_goal_met'])}. A tool turn is three activities one after the other"
+        " (model, tool, model) against the floor's two; against three floor activity hops it is"
+        f" {r['tool_turn_p50_over_three_activities']}x: nearly all of the cost is the third"
+        " activity, not the session's agent, tool wrapper, hooks or history. A local tool saves"
+        " that hop.",
+        "",
+        f"History cost of a tool turn: {r['tool_turn_events']} events /"
+        f" {r['tool_turn_bytes']} bytes.",
+    ]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import json
 import sys
 import threading
 from collections.abc import AsyncIterator
@@ -9,9 +10,10 @@ from typing import TextIO
 
 from client.errors import ConvoflowError, SessionNotFoundError
 from client.session_client import SessionClient
-from client.streaming import StreamRestart
+from client.streaming import StreamRestart, ToolEvent
 from models import ChatReply
 from worker.lifecycle import on_interrupt
+from workflows.tool_calls import kept_tool_calls
 
 HELP = (
     "Type a message and press Enter. Commands: /history, /status, /regenerate, /close, "
@@ -83,28 +85,40 @@ async def stream_reply(
     user_id: str | None,
     out: TextIO,
 ) -> ChatReply:
-    """Send ``text`` and print the reply as it streams, with a spinner until it starts."""
+    """Send ``text`` and print the reply as it streams (tool calls on lines of their own),
+    with a spinner until something arrives."""
     tokens = sessions.stream(session_id, text, tenant_id=tenant_id, user_id=user_id)
     waiting = spinner("thinking…")
     await waiting.__aenter__()
-    started = False
+    spinning, in_reply = True, False
     reply: ChatReply | None = None
     try:
         async for item in tokens:
-            if not started:
+            if spinning:
                 await waiting.__aexit__(None, None, None)
-                out.write("assistant> ")
-                started = True
-            if isinstance(item, StreamRestart):
-                out.write("\n(the model was retried; starting over)\nassistant> ")
+                spinning = False
+            if isinstance(item, ToolEvent):
+                if in_reply:
+                    out.write("\n")
+                    in_reply = False
+                out.write(tool_line(item) + "\n")
+            elif isinstance(item, StreamRestart):
+                if item.reason == "retry":
+                    out.write("\n(the model was retried; starting over)\n")
+                    in_reply = False
             elif isinstance(item, ChatReply):
                 reply = item
             else:
+                if not in_reply:
+                    out.write("assistant> ")
+                    in_reply = True
                 out.write(item)
             out.flush()
     finally:
-        if not started:
+        if spinning:
             await waiting.__aexit__(None, None, None)
+    if not in_reply:
+        out.write("assistant> ")
     out.write("\n")
     assert reply is not None
     if reply.stop_reason == "cancelled":
@@ -147,6 +161,16 @@ async def steered_reply(
                     await cancel
 
 
+def tool_line(event: ToolEvent) -> str:
+    """How the chat shows a tool call starting or ending."""
+    if event.kind == "start":
+        arguments = json.dumps(event.input or {}, ensure_ascii=False)
+        return f"  [tool {event.name} {arguments[:200]}]"
+    mark = "ok" if event.status == "success" else "failed"
+    result = (event.result or "").replace("\n", " ")
+    return f"  [tool {event.name} {mark}: {result[:200]}]"
+
+
 async def chat_loop(
     sessions: SessionClient,
     session_id: str,
@@ -169,6 +193,8 @@ async def chat_loop(
         try:
             if text == "/history":
                 for message in await sessions.history(session_id, tenant_id=tenant_id):
+                    for call in kept_tool_calls(message):
+                        out.write(f"[{message.seq}] tool {call.name}: {call.result[:200]}\n")
                     out.write(f"[{message.seq}] {message.role}: {message.message}\n")
             elif text == "/status":
                 status = await sessions.status(session_id, tenant_id=tenant_id)

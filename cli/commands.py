@@ -1,6 +1,7 @@
 """What each ``convoflow`` subcommand does (session commands, memory, replay, servers)."""
 
 import argparse
+import json
 import sys
 from typing import Any
 
@@ -25,6 +26,7 @@ from worker.codec_server import DEFAULT_CORS_ORIGINS, build_codec_app
 from worker.lifecycle import serve_until_stopped
 from worker.replay import load_history, replay_histories
 from worker.run import open_memory_store
+from workflows.tool_calls import kept_tool_calls
 
 
 async def _send(args: argparse.Namespace, sessions: SessionClient, settings: Settings) -> int:
@@ -101,6 +103,12 @@ async def _history(args: argparse.Namespace, sessions: SessionClient, settings: 
             if meta.get("stop_reason") == "cancelled"
             else ""
         )
+        for call in kept_tool_calls(message):
+            arguments = json.dumps(call.input, ensure_ascii=False)[:200]
+            sys.stdout.write(
+                f"[{message.seq}] {stamp} tool {call.name} {arguments} -> {call.status}:"
+                f" {call.result[:200]}\n"
+            )
         sys.stdout.write(f"[{message.seq}] {stamp} {message.role}{flag}: {message.message}\n")
     return EXIT_OK
 

@@ -10,6 +10,7 @@ import contextlib
 import sys
 from collections.abc import AsyncIterator
 
+from agents import registry
 from cli.chat import chat_loop
 from cli.parser import EXIT_OK, UsageError, _user
 from client.session_client import SessionClient
@@ -76,7 +77,9 @@ async def run_dev(args: argparse.Namespace, settings: Settings) -> int:
         lines = [
             f"Temporal dev server at {server.address} (state in {server.db_path})",
             f"Temporal UI: {server.ui_url}/namespaces/{connection.namespace}/workflows",
-            f"Worker on task queue {connection.task_queue!r}, model {settings.providers.model!r}",
+            f"Worker on task queue {connection.task_queue!r},"
+            f" model {settings.providers.model!r}, agent {settings.providers.agent!r}"
+            f" (agents: {', '.join(registry.names())})",
         ]
         if codec_url is not None:
             await stack.enter_async_context(_codec_server(settings, args.codec_port, server))

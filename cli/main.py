@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
+from agents import AgentDefinitionError
 from cli.commands import (
     _chat,
     _close,
@@ -53,7 +54,7 @@ from worker.client import connect_client
 from worker.codec import CodecConfigError
 from worker.deployment import DeploymentConfigError, deployment_version
 from worker.dev_server import DevServerError
-from worker.run import run_worker
+from worker.run import load_worker_agents, run_worker
 
 
 async def _worker(settings: Settings) -> int:
@@ -67,6 +68,8 @@ async def run_command(args: argparse.Namespace) -> int:
     """Run the parsed command; translate errors into messages and exit codes."""
     try:
         settings = settings_from(args)
+        if args.command in ("dev", "worker", "replay"):
+            load_worker_agents(settings)  # a bad definition stops here, in one line
         if args.command == "dev":
             return await run_dev(args, settings)
         if args.command == "worker":
@@ -104,6 +107,7 @@ async def run_command(args: argparse.Namespace) -> int:
         ValidationError,
         CodecConfigError,
         DeploymentConfigError,
+        AgentDefinitionError,
     ) as err:
         kind = err.kind if isinstance(err, MessageRejectedError) else type(err).__name__
         _report_error(args, kind, str(err))

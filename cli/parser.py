@@ -54,6 +54,19 @@ def _connection_options() -> argparse.ArgumentParser:
     return parent
 
 
+def _agent_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--agent", help="agent of a new session (default, assistant, ...; CONVOFLOW_AGENT)"
+    )
+
+
+def _agents_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--agents",
+        help="comma-separated modules defining agents, e.g. myapp.agents (CONVOFLOW_AGENTS)",
+    )
+
+
 def _session_options(with_json: bool = True) -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
     parent.add_argument("--session", required=True, help="session id")
@@ -117,20 +130,25 @@ def build_parser() -> argparse.ArgumentParser:
         " and start the codec server the Temporal UI decodes through",
     )
     dev.add_argument("--codec-port", type=int, default=8888, help="codec server port (8888)")
+    _agent_option(dev)
+    _agents_option(dev)
 
     worker = commands.add_parser("worker", parents=[conn], help="run a session worker")
     _worker_options(worker)
+    _agents_option(worker)
 
     send = commands.add_parser(
         "send", parents=[conn, _session_options()], help="send a message, print the reply"
     )
     send.add_argument("--message-id", help="idempotency key (repeat it to retry safely)")
+    _agent_option(send)
     send.add_argument("text", help="the message")
 
     submit = commands.add_parser(
         "submit", parents=[conn, _session_options()], help="queue a message without waiting"
     )
     submit.add_argument("--message-id", help="idempotency key")
+    _agent_option(submit)
     submit.add_argument("text", help="the message")
 
     history = commands.add_parser(
@@ -181,9 +199,10 @@ def build_parser() -> argparse.ArgumentParser:
     sessions.add_argument("--limit", type=int, default=100)
     sessions.add_argument("--json", action="store_true", help="print one JSON document")
 
-    commands.add_parser(
+    chat = commands.add_parser(
         "chat", parents=[conn, _session_options(with_json=False)], help="interactive chat"
     )
+    _agent_option(chat)
 
     replay = commands.add_parser(
         "replay", parents=[conn], help="replay histories against the current code"
@@ -191,6 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("files", nargs="*", type=Path, help="history JSON files")
     replay.add_argument("--workflow-id", action="append", default=[], help="a live session")
     replay.add_argument("--json", action="store_true", help="print one JSON document")
+    _agents_option(replay)
 
     keygen = commands.add_parser(
         "codec-keygen", help="create a payload encryption key file, or rotate its key"
@@ -259,6 +279,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
         "workflow_task_pollers",
         "activity_task_pollers",
         "nonsticky_to_sticky_poll_ratio",
+        "agent",
+        "agents",
     )
     overrides = {name: getattr(args, name) for name in names if getattr(args, name, None)}
     if getattr(args, "max_cached_workflows", None) is not None:  # 0 is a valid size

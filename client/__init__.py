@@ -8,7 +8,7 @@ from client.errors import (
 )
 from client.listing import SessionInfo
 from client.session_client import SessionClient, Turn
-from client.streaming import Delta, StreamRestart
+from client.streaming import Delta, StreamRestart, ToolEvent, TurnEvent
 
 __all__ = [
     "ConvoflowError",
@@ -18,6 +18,8 @@ __all__ = [
     "SessionInfo",
     "SessionNotFoundError",
     "StreamRestart",
+    "ToolEvent",
     "Turn",
+    "TurnEvent",
     "TurnFailedError",
 ]

@@ -38,6 +38,7 @@ CLIENT_ERRORS: dict[Refusal, type[ConvoflowError]] = {
     Refusal.TURN_FAILED: TurnFailedError,
     Refusal.NOTHING_TO_REGENERATE: MessageRejectedError,
     Refusal.SESSION_EXISTS: MessageRejectedError,
+    Refusal.UNKNOWN_AGENT: MessageRejectedError,
 }
 """The exception a client raises for every refusal kind."""
 

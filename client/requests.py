@@ -61,10 +61,13 @@ def session_input(
     initial_context: dict[str, Any] | None,
 ) -> SessionInput:
     """The workflow input of a new session (settings fill in what ``config`` leaves unset)."""
-    defaults = {
-        "model": settings.providers.model,
-        "search_attributes": settings.worker.search_attributes,
-    }
+    # The model only when this client was told one (CONVOFLOW_MODEL, --model): otherwise
+    # the worker decides, never whatever this process happens to default to.
+    providers = settings.providers
+    defaults: dict[str, Any] = {"search_attributes": settings.worker.search_attributes}
+    for name in ("model", "agent"):
+        if name in providers.model_fields_set:
+            defaults[name] = getattr(providers, name)
     given = config or SessionConfig()
     unset = {name: value for name, value in defaults.items() if name not in given.model_fields_set}
     config = given.model_copy(update=unset)

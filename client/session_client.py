@@ -25,7 +25,7 @@ from client.errors import (
 )
 from client.requests import build_message, search_attributes_for, session_input
 from client.steering import SteeringClient
-from client.streaming import Delta, StreamRestart, follow_turn
+from client.streaming import TurnEvent, follow_turn
 from models import (
     ChatMessage,
     ChatReply,
@@ -61,9 +61,10 @@ class Turn:
     handle: WorkflowUpdateHandle[ChatReply]
     message_id: str
 
-    def events(self) -> AsyncIterator["Delta | StreamRestart | ChatReply"]:
+    def events(self) -> AsyncIterator["TurnEvent"]:
         """The reply's text as it is produced (:class:`Delta`; :class:`StreamRestart` when
-        a retried model attempt starts over), then the :class:`ChatReply`."""
+        a retried model attempt starts over; :class:`ToolEvent` when a tool call starts or
+        ends), then the :class:`ChatReply`."""
         return follow_turn(
             self.sessions.temporal,
             self.handle.workflow_id,
@@ -181,12 +182,13 @@ class SessionClient(SteeringClient):
         metadata: dict[str, Any] | None = None,
         config: SessionConfig | None = None,
         initial_context: dict[str, Any] | None = None,
-    ) -> AsyncIterator[Delta | StreamRestart | ChatReply]:
+    ) -> AsyncIterator[TurnEvent]:
         """Send ``text`` and yield the reply's text as it is produced, then the ``ChatReply``.
 
         Yields :class:`Delta` (a ``str`` with the stream ``offset`` it came from), a
         :class:`StreamRestart` if a model attempt was retried (discard the text so far),
-        and finally the :class:`ChatReply`, whose ``reply`` equals the deltas joined.
+        a :class:`ToolEvent` when one of the agent's tool calls starts or ends, and finally
+        the :class:`ChatReply`, whose ``reply`` equals the deltas joined.
         Reconnect after a drop with :meth:`resume`.
         """
         turn = await self.start_turn(
@@ -256,7 +258,7 @@ class SessionClient(SteeringClient):
         tenant_id: str = "default",
         user_id: str | None = None,
         after_offset: int = -1,
-    ) -> AsyncIterator[Delta | StreamRestart | ChatReply]:
+    ) -> AsyncIterator[TurnEvent]:
         """Continue a streamed turn after ``after_offset`` (the last :class:`Delta` seen)."""
         handle = self.handle(session_id, tenant_id)
         try:

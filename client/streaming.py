@@ -3,7 +3,9 @@
 The update's result is authoritative. Deltas come from the turn's topic
 (``models.stream.turn_topic``); a retried model attempt restarts at ``messageStart``, which
 is surfaced as :class:`StreamRestart`. If the stream falls behind or was truncated, the
-missing tail is filled in from the reply, so the deltas always join to the reply.
+missing tail is filled in from the reply, so the deltas always join to the reply. Tool calls
+of the turn come as :class:`ToolEvent` items (text the model wrote before calling a tool is
+not part of the reply: a :class:`StreamRestart` drops it).
 """
 
 import asyncio
@@ -11,13 +13,13 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 from temporalio.client import Client
 from temporalio.contrib.workflow_streams import WorkflowStreamClient
 
 from models import ChatReply
-from models.stream import TURN_END, turn_topic
+from models.stream import TOOL_END, TOOL_START, TURN_END, turn_topic
 
 # After the reply is known, how long to wait for the stream's tail before filling it in.
 TAIL_GRACE_SECONDS = 2.0
@@ -38,9 +40,49 @@ class Delta(str):
 
 @dataclass(frozen=True)
 class StreamRestart:
-    """The model attempt was retried: discard the text received so far for this turn."""
+    """Discard the text received so far for this turn: the model attempt was retried
+    (``reason="retry"``), or the model called a tool after it (``reason="tool"``)."""
 
     offset: int
+    reason: Literal["retry", "tool"] = "retry"
+
+
+@dataclass(frozen=True)
+class ToolEvent:
+    """A tool call of the turn started (``kind="start"``, with its ``input``) or ended
+    (``kind="end"``, with ``status`` and the start of its ``result``)."""
+
+    kind: Literal["start", "end"]
+    tool_use_id: str
+    name: str
+    offset: int
+    input: dict[str, Any] | None = None
+    status: str | None = None
+    result: str | None = None
+
+
+TurnEvent = Delta | StreamRestart | ToolEvent | ChatReply
+"""What following a streamed turn yields."""
+
+
+def tool_event(event: Any, offset: int) -> ToolEvent | None:
+    """The :class:`ToolEvent` a stream item is, if it is one."""
+    if not isinstance(event, dict):
+        return None
+    for key, kind in ((TOOL_START, "start"), (TOOL_END, "end")):
+        fields = event.get(key)
+        if isinstance(fields, dict):
+            given = fields.get("input")
+            return ToolEvent(
+                kind="start" if kind == "start" else "end",
+                tool_use_id=str(fields.get("toolUseId", "")),
+                name=str(fields.get("name", "")),
+                offset=offset,
+                input=given if isinstance(given, dict) else None,
+                status=str(fields["status"]) if "status" in fields else None,
+                result=str(fields["result"]) if "result" in fields else None,
+            )
+    return None
 
 
 def delta_text(event: Any) -> str | None:
@@ -58,8 +100,9 @@ async def follow_turn(
     message_id: str,
     reply: Awaitable[ChatReply],
     seen_through: int = -1,
-) -> AsyncIterator[Delta | StreamRestart | ChatReply]:
-    """Yield the turn's deltas as they arrive, then its ``ChatReply`` (errors propagate).
+) -> AsyncIterator[TurnEvent]:
+    """Yield the turn's deltas (and tool events) as they arrive, then its ``ChatReply``
+    (errors propagate).
 
     Items at offsets up to ``seen_through`` were delivered before (a resumed stream): they
     are read to rebuild the text so far but not yielded again.
@@ -98,6 +141,15 @@ async def follow_turn(
             last_offset = max(last_offset, item.offset)
             if isinstance(event, dict) and TURN_END in event:
                 break
+            tool = tool_event(event, item.offset)
+            if tool is not None:
+                if text:  # words before a tool call are not the reply
+                    text = ""
+                    if not replayed:
+                        yield StreamRestart(item.offset, "tool")
+                if not replayed:
+                    yield tool
+                continue
             if isinstance(event, dict) and "messageStart" in event and text:
                 text = ""
                 if not replayed:

@@ -3,12 +3,15 @@
 The app is a :class:`bedrock_agentcore.runtime.BedrockAgentCoreApp` (a Starlette app), so the
 same code deploys to AgentCore Runtime and runs locally (``convoflow gateway``, port 8080):
 
-- ``POST /invocations`` with ``{"prompt": "...", "message_id"?: "...", "stream"?: true}``; the
+- ``POST /invocations`` with ``{"prompt": "...", "message_id"?: "...", "stream"?: true,
+  "agent"?: "..."}`` (an agent from ``CONVOFLOW_GATEWAY_AGENTS``, for a new session); the
   session id comes from the ``X-Amzn-Bedrock-AgentCore-Runtime-Session-Id`` header (or
   ``session_id`` in the body, for local use). Without ``stream`` the answer is one JSON
   object (the ``ChatReply``); with it, Server-Sent Events: ``{"type": "delta", "text": ...}``
   as the reply is produced (``{"type": "restart"}`` if a retried model attempt starts over:
-  drop the text so far), then ``{"type": "done", "reply": ..., "message_id": ...}`` or
+  drop the text so far), ``{"type": "tool_start", "tool_use_id", "name", "input"}`` and
+  ``{"type": "tool_end", "tool_use_id", "name", "status", "result"}`` around each tool call
+  of the agent, then ``{"type": "done", "reply": ..., "message_id": ...}`` or
   ``{"type": "error", "code": ..., "message": ...}``.
 - ``GET /ping``: ``Healthy``, or ``HealthyBusy`` while turns are in progress.
 - ``GET /sessions/{id}/history[?limit=N]`` and ``GET /sessions/{id}/status`` for UIs;
@@ -42,7 +45,7 @@ from client.errors import (
     SessionNotFoundError,
 )
 from client.session_client import SessionClient
-from client.streaming import Delta, StreamRestart
+from client.streaming import StreamRestart, ToolEvent, TurnEvent
 from gateway.auth import AuthError, Principal, TokenVerifier, bearer_token, verifier_from_settings
 from gateway.errors import GatewayError, error_for
 from gateway.limits import RateLimiter, TurnGate, retry_after_header
@@ -58,6 +61,7 @@ from gateway.requests import (
     header_value,
     history_limit,
     parse_invocation,
+    session_config,
 )
 from gateway.steering import mount_steering
 from models import ChatReply, validate_id
@@ -176,17 +180,22 @@ class Gateway:
         return PingStatus.HEALTHY_BUSY if self.gate.in_progress() else PingStatus.HEALTHY
 
 
-def _event(item: Delta | StreamRestart | ChatReply) -> dict[str, Any]:
+def _event(item: TurnEvent) -> dict[str, Any]:
     if isinstance(item, ChatReply):
         return {"type": "done", **item.model_dump(mode="json")}
     if isinstance(item, StreamRestart):
         return {"type": "restart"}
+    if isinstance(item, ToolEvent):
+        fields = {"tool_use_id": item.tool_use_id, "name": item.name}
+        if item.kind == "start":
+            return {"type": "tool_start", **fields, "input": item.input}
+        return {"type": "tool_end", **fields, "status": item.status, "result": item.result}
     return {"type": "delta", "text": str(item)}
 
 
 async def _events(
-    first: "asyncio.Future[Delta | StreamRestart | ChatReply]",
-    items: AsyncIterator[Delta | StreamRestart | ChatReply],
+    first: "asyncio.Future[TurnEvent]",
+    items: AsyncIterator[TurnEvent],
 ) -> AsyncIterator[dict[str, Any]]:
     """The SSE payloads of a streamed turn; a failure ends the stream with an error event."""
     try:
@@ -272,6 +281,7 @@ def build_gateway(
             carrier=headers,
         ):
             try:
+                config = session_config(invocation, settings.gateway.gateway_agents)
                 await gateway.check_reuse(principal, invocation.session_id)
                 if invocation.stream:
                     return await start_stream(gateway, principal, invocation)
@@ -281,6 +291,7 @@ def build_gateway(
                     tenant_id=principal.tenant_id,
                     user_id=principal.user_id,
                     message_id=invocation.message_id,
+                    config=config,
                 )
                 gateway.remember_owner(principal, invocation.session_id)
                 return JSONResponse(reply.model_dump(mode="json"))
@@ -336,18 +347,19 @@ async def start_stream(
             tenant_id=principal.tenant_id,
             user_id=principal.user_id,
             message_id=invocation.message_id,
+            config=session_config(invocation, gateway.settings.gateway.gateway_agents),
         )
     except Exception as err:
         return error_for(err).response()
     gateway.remember_owner(principal, invocation.session_id)
     items = turn.events().__aiter__()
-    first: asyncio.Future[Delta | StreamRestart | ChatReply] = asyncio.ensure_future(_next(items))
+    first: asyncio.Future[TurnEvent] = asyncio.ensure_future(_next(items))
     return _events(first, items)
 
 
 async def _next(
-    items: AsyncIterator[Delta | StreamRestart | ChatReply],
-) -> Delta | StreamRestart | ChatReply:
+    items: AsyncIterator[TurnEvent],
+) -> TurnEvent:
     return await items.__anext__()
 
 

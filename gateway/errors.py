@@ -54,6 +54,7 @@ HTTP_STATUS: dict[Refusal, int] = {
     Refusal.TURN_FAILED: 502,
     Refusal.NOTHING_TO_REGENERATE: 409,
     Refusal.SESSION_EXISTS: 409,
+    Refusal.UNKNOWN_AGENT: 400,
 }
 """The HTTP status of every refusal kind (the body's ``code`` is the kind itself)."""
 

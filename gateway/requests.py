@@ -9,7 +9,7 @@ from bedrock_agentcore.runtime.models import SESSION_HEADER
 from starlette.types import Receive, Scope
 
 from gateway.errors import GatewayError
-from models import InvalidIdError, validate_id
+from models import InvalidIdError, Refusal, SessionConfig, validate_id
 from models.limits import InvalidJsonError, loads_strict, parse_count
 
 log = logging.getLogger("convoflow.gateway")
@@ -17,7 +17,7 @@ log = logging.getLogger("convoflow.gateway")
 INVOCATIONS = "/invocations"
 SESSIONS = "/sessions"
 SESSIONS_PREFIX = "/sessions/"
-INVOCATION_FIELDS = {"prompt", "message_id", "stream", "session_id"}
+INVOCATION_FIELDS = {"prompt", "message_id", "stream", "session_id", "agent"}
 MAX_HISTORY_LIMIT = 1000
 MAX_REMEMBERED_OWNERS = 100_000
 INSECURE_BANNER = (
@@ -37,6 +37,7 @@ class Invocation:
     prompt: str
     message_id: str | None = None
     stream: bool = False
+    agent: str | None = None
 
 
 def parse_invocation(
@@ -81,13 +82,33 @@ def parse_invocation(
     stream = payload.get("stream", False)
     if not isinstance(stream, bool):
         raise GatewayError(400, "InvalidRequest", '"stream" must be true or false')
+    agent = payload.get("agent")
+    if agent is not None and not isinstance(agent, str):
+        raise GatewayError(400, "InvalidRequest", '"agent" must be a string')
     try:
         validate_id("session id", session_id)
         if message_id is not None:
             validate_id("message id", message_id)
     except InvalidIdError as err:
         raise GatewayError(400, "InvalidId", str(err)) from None
-    return Invocation(session_id=session_id, prompt=prompt, message_id=message_id, stream=stream)
+    return Invocation(
+        session_id=session_id, prompt=prompt, message_id=message_id, stream=stream, agent=agent
+    )
+
+
+def session_config(invocation: Invocation, allowed: list[str]) -> SessionConfig | None:
+    """The config a new session opened by ``invocation`` gets: its ``agent`` if it names
+    one the gateway allows (:class:`GatewayError` 400 otherwise), else the defaults."""
+    if invocation.agent is None:
+        return None
+    if invocation.agent not in allowed:
+        shown = invocation.agent[:64]
+        raise GatewayError(
+            400,
+            Refusal.UNKNOWN_AGENT,
+            f"agent {shown!r} is not offered here; agents: {', '.join(allowed) or 'none'}",
+        )
+    return SessionConfig(agent=invocation.agent)
 
 
 TurnParser = Callable[[Any, str | None, int], Invocation]

@@ -31,6 +31,9 @@ class Refusal(StrEnum):
     """A regenerate in a session without a user message to run again."""
     SESSION_EXISTS = "SessionExists"
     """A fork named a session id that is already taken."""
+    UNKNOWN_AGENT = "UnknownAgent"
+    """The session names an agent its worker does not define (or the gateway does not allow);
+    a new session refused this way ends at once."""
 
     @property
     def transient(self) -> bool:

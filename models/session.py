@@ -7,10 +7,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from temporalio.contrib.workflow_streams import WorkflowStreamState
 
 from models.chat import ChatMessage, TokenUsage
-from models.ids import ID_MAX_LENGTH, ID_PATTERN
+from models.ids import AGENT_NAME_PATTERN, ID_MAX_LENGTH, ID_PATTERN
 from models.limits import check_free_json
 from models.stream import StreamMark
 from models.summary import ConversationSummary
+
+WORKER_MODEL = "worker"
+"""A session that names no model runs on its worker's default provider (``CONVOFLOW_MODEL``)."""
 
 SessionStatusName = Literal["active", "processing", "closing", "expired", "closed"]
 
@@ -20,7 +23,17 @@ class SessionConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    model: str = Field("local", min_length=1, description="Registered model provider name")
+    model: str = Field(
+        WORKER_MODEL,
+        min_length=1,
+        description="Registered model provider name; 'worker': the worker's CONVOFLOW_MODEL,"
+        " decided when the session starts",
+    )
+    agent: str = Field(
+        "default",
+        pattern=AGENT_NAME_PATTERN,
+        description="The agent (prompt, tools, MCP servers) defined on the worker",
+    )
     system_prompt: str = Field(
         "You are a helpful assistant. Answer briefly and accurately.", max_length=32_000
     )
@@ -161,6 +174,8 @@ class SessionStatus(BaseModel):
     run: int = Field(..., description="Run number (continue-as-new count + 1)")
     usage: TokenUsage = Field(default_factory=TokenUsage)
     summary: ConversationSummary | None = Field(None, description="The running summary")
+    model: str | None = Field(None, description="The model provider the session runs on")
+    agent: str | None = Field(None, description="The session's agent")
 
 
 class SessionSummary(BaseModel):

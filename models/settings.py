@@ -49,6 +49,14 @@ class WorkerSettings(_Role):
     max_concurrent_activities: int = Field(100, ge=1)
     max_cached_workflows: int = Field(1000, ge=0, description="Sticky cache size")
     graceful_shutdown_seconds: float = Field(10.0, ge=0)
+    agents: str = Field(
+        "", description="Comma-separated modules defining agents, loaded by the worker"
+    )
+
+    @property
+    def agent_modules(self) -> list[str]:
+        """The modules named in ``agents``."""
+        return [name.strip() for name in self.agents.split(",") if name.strip()]
 
     # Worker Versioning: with a deployment name and a build id the worker joins that Worker
     # Deployment and sessions are pinned to its version; without them it is unversioned.
@@ -80,6 +88,7 @@ class ProviderSettings(_Role):
     """The model provider of new sessions and how each provider reaches its model."""
 
     model: str = Field("local", description="Model provider for new sessions")
+    agent: str = Field("default", description="Agent of new sessions (default, assistant, ...)")
     echo_delay_ms: float = Field(0.0, ge=0, description="Pause before each echo token")
 
     # Provider "local": an embedded GGUF model run in-process by llama-cpp-python.
@@ -178,6 +187,10 @@ class GatewaySettings(_Role):
     gateway_burst: int = Field(20, ge=1, description="Requests a user may make at once")
     gateway_queue_depth: int = Field(
         4, ge=0, description="Turns that may wait per session behind the running one"
+    )
+    gateway_agents: list[str] = Field(
+        default_factory=lambda: ["default"],
+        description='Agents a gateway request may name in "agent" (JSON list)',
     )
     temporal_ui_url: str = Field(
         "http://127.0.0.1:8233", description="Temporal UI base URL the chat page links to"

@@ -4,6 +4,11 @@ A streamed turn publishes to topic ``turn.<message_id>`` of the session's workfl
 raw Strands stream events from the model activity (``messageStart``, ``contentBlockDelta``,
 ..., ``metadata``; a retried model attempt starts again at ``messageStart``), then one
 ``{"turnEnd": {"ok": bool, "error": str | None}}`` item published by the workflow.
+
+A turn whose agent calls tools has one model round per call batch; the workflow publishes
+``{"toolStart": {"toolUseId", "name", "input"}}`` before each call runs and
+``{"toolEnd": {"toolUseId", "name", "status", "result"}}`` (result cut short) after it, and
+the next round starts again at ``messageStart``. Only the last round's text is the reply.
 """
 
 from datetime import datetime
@@ -11,6 +16,8 @@ from datetime import datetime
 from pydantic import BaseModel
 
 TURN_END = "turnEnd"
+TOOL_START = "toolStart"
+TOOL_END = "toolEnd"
 
 
 def turn_topic(message_id: str) -> str:

@@ -23,7 +23,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from client import Delta, SessionClient, SessionNotFoundError, TurnFailedError
+from agents import load_agents
+from client import (
+    Delta,
+    MessageRejectedError,
+    SessionClient,
+    SessionNotFoundError,
+    TurnFailedError,
+)
 from models import SessionConfig
 from models import search_attributes as sa
 from models.settings import Settings
@@ -273,6 +280,42 @@ async def running_summary(sessions: SessionClient, session_id: str) -> None:
     await asyncio.sleep(0.5)
 
 
+async def tool_turn(sessions: SessionClient, session_id: str) -> None:
+    """The assistant agent: a calculator call, a streamed turn with two tools, a plain turn."""
+    config = SessionConfig(agent="assistant", model="echo")
+    await sessions.send(
+        session_id, '/tool calculator {"expression": "2+3*4"}', config=config, user_id="tia"
+    )
+    text = '/tool current_time {"timezone": "UTC"}\n/tool recall_memory {"query": "tea"}'
+    async for _ in sessions.stream(session_id, text, user_id="tia"):
+        pass
+    await sessions.send(session_id, "thanks", user_id="tia")
+
+
+async def mcp_turn(sessions: SessionClient, session_id: str) -> None:
+    """An agent with an MCP server (the test FastMCP server over stdio, tools cached)."""
+    config = SessionConfig(agent="mcp-stdio", model="echo")
+    await sessions.send(session_id, '/tool add {"a": 1, "b": 2}', config=config)
+    await sessions.send(session_id, '/tool shout {"text": "hi"}')
+    await sessions.send(session_id, "/tool explode")
+
+
+async def failed_tool(sessions: SessionClient, session_id: str) -> None:
+    """Tools that fail, time out, get bad arguments or do not exist: error results."""
+    config = SessionConfig(agent="tester", model="echo")
+    await sessions.send(session_id, "/tool always_fails", config=config)
+    await sessions.send(session_id, '/tool echo_args {"text": 1, "bogus": true}')
+    await sessions.send(session_id, "/tool sleeps_too_long")
+    await sessions.send(session_id, "/tool no_such_tool")
+
+
+async def unknown_agent(sessions: SessionClient, session_id: str) -> None:
+    """A new session naming an agent the worker does not have ends at once."""
+    with contextlib.suppress(MessageRejectedError):
+        await sessions.send(session_id, "hello", config=SessionConfig(agent="nobody"))
+    await sessions.handle(session_id).result()
+
+
 SCENARIOS: dict[str, Scenario] = {
     "basic_turns": basic_turns,
     "signals_and_dedupe": signals_and_dedupe,
@@ -289,6 +332,10 @@ SCENARIOS: dict[str, Scenario] = {
     "cancelled_turn": cancelled_turn,
     "regenerated": regenerated,
     "running_summary": running_summary,
+    "tool_turn": tool_turn,
+    "mcp_turn": mcp_turn,
+    "failed_tool": failed_tool,
+    "unknown_agent": unknown_agent,
 }
 
 
@@ -310,6 +357,7 @@ async def save_runs(client: Client, workflow_id: str, out: Path, name: str) -> l
 
 async def record(out: Path, only: list[str]) -> None:
     """Run the scenarios and save their histories under ``out``."""
+    load_agents(["tests.agents"])  # the test agents (tools that fail, MCP servers)
     out.mkdir(parents=True, exist_ok=True)
     binary = Path(sys.executable).parent / "temporal"
     env = await WorkflowEnvironment.start_local(

@@ -11,6 +11,7 @@ from _pytest.terminal import TerminalReporter
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from agents import load_agents
 from client import SessionClient
 from models import search_attributes as sa
 from models.settings import Settings
@@ -18,6 +19,8 @@ from tests.faults import figures
 from tests.providers import TEST_PROVIDERS
 from worker.client import client_plugins
 from worker.run import running_worker
+
+load_agents(["tests.agents"])  # before any worker is built: they register its tools
 
 BIN = Path(sys.executable).parent
 TEMPORAL_CLI = BIN / "temporal"

@@ -11,11 +11,15 @@ One AG-UI run is one turn of a session:
   ``result`` is the ``ChatReply``) or ``RUN_ERROR``. If a retried model attempt starts its
   reply over, a ``CUSTOM`` event named :data:`TEXT_RESTART` says to drop the text so far.
 
-Not yet part of a run (the engine does not have them): tool calls
-(``TOOL_CALL_START/ARGS/END/RESULT``), approvals (a ``RUN_FINISHED`` with an interrupt
-outcome, answered by the next run's ``resume``) and cancelling a run.
+The session's agent is chosen when the session opens: ``forwardedProps.agent`` (one of the
+gateway's ``CONVOFLOW_GATEWAY_AGENTS``). Each tool call of the agent is
+``TOOL_CALL_START``/``ARGS``/``END`` then ``TOOL_CALL_RESULT`` (role ``tool``).
+
+Not yet part of a run: approvals (a ``RUN_FINISHED`` with an interrupt outcome, answered by
+the next run's ``resume``) and cancelling a run.
 """
 
+import json
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -32,6 +36,10 @@ from ag_ui.core import (
     TextMessageEndEvent,
     TextMessageStartEvent,
     TextPart,
+    ToolCallArgsEvent,
+    ToolCallEndEvent,
+    ToolCallResultEvent,
+    ToolCallStartEvent,
     UserMessage,
 )
 from pydantic import ValidationError
@@ -104,7 +112,14 @@ def parse_run_input(
         message_id = validate_id("message id (runId)", run.run_id)
     except InvalidIdError as err:
         raise GatewayError(400, "InvalidId", str(err)) from None
-    return Invocation(session_id=session_id, prompt=prompt, message_id=message_id, stream=True)
+    agent = (
+        (run.forwarded_props or {}).get("agent") if isinstance(run.forwarded_props, dict) else None
+    )
+    if agent is not None and not isinstance(agent, str):
+        raise GatewayError(400, "InvalidRunInput", "forwardedProps.agent must be a string")
+    return Invocation(
+        session_id=session_id, prompt=prompt, message_id=message_id, stream=True, agent=agent
+    )
 
 
 async def run_events(
@@ -126,7 +141,13 @@ async def run_events(
     open_text = False
     async for item in items:
         kind = item.get("type")
-        if kind == "delta" and item.get("text"):
+        if kind in ("tool_start", "tool_end"):
+            if open_text:  # words before a tool call: that message ends, the reply is new
+                yield TextMessageEndEvent(message_id=text_id)
+                open_text, text_id = False, f"{text_id}.{item.get('tool_use_id')}"
+            for event in tool_events(item, reply_message_id(run_id)):
+                yield event
+        elif kind == "delta" and item.get("text"):
             if not open_text:
                 open_text = True
                 yield TextMessageStartEvent(message_id=text_id, role="assistant")
@@ -148,6 +169,29 @@ async def run_events(
             yield RunErrorEvent(message=str(item.get("message")), code=str(item.get("code")))
             return
     yield RunErrorEvent(message="the reply stream ended early; send the run again", code="Ended")
+
+
+def tool_events(item: dict[str, Any], parent_id: str) -> list[BaseEvent]:
+    """The AG-UI events of a ``tool_start`` or ``tool_end`` stream payload."""
+    call_id = str(item.get("tool_use_id") or "tool")
+    if item.get("type") == "tool_start":
+        return [
+            ToolCallStartEvent(
+                tool_call_id=call_id,
+                tool_call_name=str(item.get("name")),
+                parent_message_id=parent_id,
+            ),
+            ToolCallArgsEvent(tool_call_id=call_id, delta=json.dumps(item.get("input") or {})),
+            ToolCallEndEvent(tool_call_id=call_id),
+        ]
+    return [
+        ToolCallResultEvent(
+            message_id=f"{call_id}.result",
+            tool_call_id=call_id,
+            content=str(item.get("result") or ""),
+            role="tool",
+        )
+    ]
 
 
 async def status_snapshot(

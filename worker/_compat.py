@@ -1,8 +1,12 @@
 """Every use of a third-party private name, in one place, each with a test
 (``tests/unit/test_compat.py``) that fails loudly when the library changes it."""
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+from strands.types._events import ToolResultEvent
+from temporalio import activity
 from temporalio.client import WorkflowUpdateHandle
 from temporalio.exceptions import ApplicationError
 
@@ -10,7 +14,33 @@ from temporalio.exceptions import ApplicationError
 # installed by the plugin but not exported; we subclass it to encode failure texts.
 from temporalio.strands_agents._failure_converter import StrandsFailureConverter
 
-__all__ = ["StrandsFailureConverter", "is_argument_decode_failure", "update_outcome_known"]
+# A tool's stream ends with this event (Strands exports no public constructor for it).
+__all__ = [
+    "ActivityInfo",
+    "StrandsFailureConverter",
+    "ToolResultEvent",
+    "activity_definition",
+    "is_argument_decode_failure",
+    "update_outcome_known",
+]
+
+
+@dataclass(frozen=True)
+class ActivityInfo:
+    """What a callable decorated with ``@activity.defn`` declares."""
+
+    name: str | None
+    is_async: bool
+
+
+def activity_definition(fn: Callable[..., Any]) -> ActivityInfo | None:
+    """The activity ``fn`` is (name, async), or None when it is not decorated as one.
+    temporalio keeps the definition privately (``activity._Definition``)."""
+    definition = activity._Definition.from_callable(fn)
+    if definition is None:
+        return None
+    return ActivityInfo(name=definition.name, is_async=definition.is_async)
+
 
 # What temporalio.worker._activity raises when an activity's input cannot be decoded.
 ARGUMENT_DECODE_FAILURE = "Failed decoding arguments"

@@ -7,6 +7,7 @@ from pathlib import Path
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
+from agents import ToolContextInterceptor, load_agents
 from models.settings import Settings
 from worker.client import client_plugins
 from workflows.session import SessionWorkflow
@@ -26,9 +27,16 @@ def replayer(settings: Settings | None = None) -> Replayer:
     """A Replayer for the session workflow (with the Strands plugin, which it needs).
 
     With codec keys in ``settings`` it also decrypts encrypted histories (plaintext ones
-    still replay: unencrypted payloads pass through the codec).
+    still replay: unencrypted payloads pass through the codec). The agents of
+    ``settings.worker.agents`` are loaded: a session replays with the agent it was recorded with.
     """
-    return Replayer(workflows=[SessionWorkflow], plugins=client_plugins(settings or Settings()))
+    settings = settings or Settings()
+    load_agents(settings.worker.agent_modules)
+    return Replayer(
+        workflows=[SessionWorkflow],
+        plugins=client_plugins(settings),
+        interceptors=[ToolContextInterceptor()],
+    )
 
 
 def load_history(path: Path) -> WorkflowHistory:

@@ -2,11 +2,13 @@
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from datetime import timedelta
 from typing import Any
 
+from strands.tools.mcp import MCPClient
 from temporalio.client import Client
+from temporalio.strands_agents import StrandsPlugin
 from temporalio.worker import Worker
 
 from activities.memory import (
@@ -16,7 +18,8 @@ from activities.memory import (
     open_agentcore_store,
 )
 from activities.memory.summary import SummaryActivities
-from activities.providers import ProviderFactory, model_factories
+from activities.providers import ProviderFactory, model_factories, provider_names
+from agents import AgentRegistry, ToolContextInterceptor, load_agents, registry
 from models.settings import Settings
 from worker.deployment import deployment_version, worker_options
 from worker.lifecycle import stop_signals
@@ -32,6 +35,25 @@ def open_memory_store(settings: Settings) -> MemoryStore:
     return SqliteMemoryStore(settings.memory.memory_db_path)
 
 
+class MCPServersPlugin(StrandsPlugin):
+    """The agents' MCP servers on the worker: ``StrandsPlugin(mcp_clients=...)`` registers
+    ``{server}-list-tools`` and ``{server}-call-tool`` for each (models come from the
+    client's plugin, so this one registers none)."""
+
+    def __init__(self, mcp_clients: dict[str, Callable[[], MCPClient]]) -> None:
+        """Serve the MCP servers ``mcp_clients`` connects to."""
+        super().__init__(models={}, mcp_clients=mcp_clients)
+
+
+def load_worker_agents(settings: Settings, models: Collection[str] | None = None) -> AgentRegistry:
+    """The process's agents with ``settings.worker.agents`` loaded, checked against the model
+    providers ``models`` (raises :class:`AgentDefinitionError`, one line, if one is bad)."""
+    load_agents(settings.worker.agent_modules)
+    registry.check_providers(models if models is not None else provider_names())
+    registry.set_default_model(settings.providers.model)
+    return registry
+
+
 def build_worker(
     client: Client,
     settings: Settings,
@@ -44,17 +66,28 @@ def build_worker(
     """A worker for the session workflow and memory activities on the task queue.
 
     Model activities come from the Strands plugin on ``client``; memory extraction uses the
-    same providers (plus ``extra_providers``). Benchmarks add their floor workflow through
+    same providers (plus ``extra_providers``). Every agent's tool activities and MCP servers
+    are registered (agents from ``settings.worker.agents`` are loaded first; a bad definition raises
+    :class:`agents.AgentDefinitionError`). Benchmarks add their floor workflow through
     ``extra_workflows``/``extra_activities``.
     """
-    factories = model_factories(settings, extra_providers)
-    memory = MemoryActivities(store, factories)
-    summaries = SummaryActivities(store, factories)
+    models = model_factories(settings, extra_providers)
+    agents = load_worker_agents(settings, models)
+    memory = MemoryActivities(store, models)
+    mcp = agents.mcp_clients()
+    summaries = SummaryActivities(store, models)
     return Worker(
         client,
         task_queue=settings.connection.task_queue,
         workflows=[SessionWorkflow, *extra_workflows],
-        activities=[*memory.all(), *summaries.all(), *extra_activities],
+        activities=[
+            *memory.all(),
+            *summaries.all(),
+            *agents.tool_activities(),
+            *extra_activities,
+        ],
+        interceptors=[ToolContextInterceptor(store)],
+        plugins=[MCPServersPlugin(mcp)] if mcp else [],
         max_concurrent_workflow_tasks=settings.worker.max_concurrent_workflow_tasks,
         max_concurrent_activities=settings.worker.max_concurrent_activities,
         max_cached_workflows=settings.worker.max_cached_workflows,

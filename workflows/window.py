@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from models import ChatMessage
+from workflows.tool_calls import reply_model_messages
 
 
 def trim_to_count(
@@ -79,7 +80,7 @@ def model_messages(messages: Iterable[ChatMessage], context_messages: int) -> li
     result: list[dict[str, Any]] = []
     for user, assistant in window:
         result.append({"role": "user", "content": [{"text": user.message}]})
-        result.append({"role": "assistant", "content": [{"text": assistant.message}]})
+        result.extend(reply_model_messages(assistant))  # with its tool calls, if any
     return result
 
 

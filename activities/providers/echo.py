@@ -2,10 +2,17 @@
 
 Deterministic and free, it streams word by word with an optional per-token delay, so tests,
 crash drills and the zero-latency benchmark exercise the full model path.
+
+Tool mode, for tests and demos: a message made of lines ``/tool NAME {json}`` makes echo
+call those tools, one per model round, each a real Strands ``toolUse`` (input ``{}`` when no
+JSON is given); once every result is back it answers ``echo: <tool result text>`` (several
+results joined by `` | ``). A message not starting with ``/tool `` is echoed as always.
 """
 
 import asyncio
-from collections.abc import AsyncIterable
+import hashlib
+import json
+from collections.abc import AsyncIterable, Mapping
 from typing import Any
 
 from strands.types.content import Messages
@@ -15,6 +22,8 @@ from strands.types.tools import ToolSpec
 from activities.providers.base import ConfiguredModel
 
 ECHO_PREFIX = "echo: "
+TOOL_COMMAND = "/tool "
+RESULT_SEPARATOR = " | "
 
 
 def last_user_text(messages: Messages) -> str:
@@ -44,6 +53,59 @@ def _word_count(messages: Messages) -> int:
     )
 
 
+def tool_commands(text: str) -> list[tuple[str, Any]] | str:
+    """The ``(name, input)`` of each ``/tool NAME {json}`` line of ``text``, or why the
+    lines cannot be read (the JSON is not an object)."""
+    commands: list[tuple[str, Any]] = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        if not line.startswith(TOOL_COMMAND):
+            return f"not a tool command: {line[:80]!r}"
+        name, _, raw = line[len(TOOL_COMMAND) :].strip().partition(" ")
+        try:
+            arguments = json.loads(raw) if raw.strip() else {}
+        except json.JSONDecodeError as err:
+            return f"tool input for {name!r} is not JSON: {err.msg}"
+        commands.append((name, arguments))
+    return commands
+
+
+def _turn_messages(messages: Messages) -> tuple[str, list[Mapping[str, Any]]]:
+    """The turn's prompt (the last user text) and the tool results given back since."""
+    for index in range(len(messages) - 1, -1, -1):
+        message = messages[index]
+        blocks = list(message.get("content", []))
+        if message.get("role") == "user" and any("text" in block for block in blocks):
+            prompt = "".join(str(block["text"]) for block in blocks if "text" in block)
+            results: list[Mapping[str, Any]] = [
+                block["toolResult"]
+                for later in messages[index + 1 :]
+                if later.get("role") == "user"
+                for block in later.get("content", [])
+                if "toolResult" in block
+            ]
+            return prompt, results
+    return "", []
+
+
+def _result_text(result: Mapping[str, Any]) -> str:
+    parts = []
+    for block in result.get("content", []):
+        if "text" in block:
+            parts.append(str(block["text"]))
+        elif "json" in block:
+            parts.append(json.dumps(block["json"], ensure_ascii=False))
+    return "".join(parts)
+
+
+def tool_use_id(messages: Messages, name: str, arguments: Any) -> str:
+    """A deterministic id: the same conversation asks for the same call with the same id."""
+    seed = json.dumps([len(messages), name, arguments], sort_keys=True, default=str)
+    return "tooluse_" + hashlib.sha256(seed.encode()).hexdigest()[:20]
+
+
 class EchoModel(ConfiguredModel):
     """Streams ``echo: <last user text>`` with ``delay_ms`` between tokens."""
 
@@ -61,6 +123,18 @@ class EchoModel(ConfiguredModel):
         """Stream the echo reply as Bedrock-shaped Converse stream events."""
         delay = float(self.config.get("delay_ms", 0.0)) / 1000.0
         prompt = last_user_text(messages)
+        turn_prompt, results = _turn_messages(messages)
+        if turn_prompt.startswith(TOOL_COMMAND):
+            commands = tool_commands(turn_prompt)
+            if isinstance(commands, str):
+                prompt = commands
+            elif len(results) < len(commands):
+                name, arguments = commands[len(results)]
+                async for event in self._tool_use(messages, name, arguments, system_prompt):
+                    yield event
+                return
+            else:
+                prompt = RESULT_SEPARATOR.join(_result_text(result) for result in results)
         tokens = echo_tokens(prompt)
         yield {"messageStart": {"role": "assistant"}}
         yield {"contentBlockStart": {"start": {}}}
@@ -79,5 +153,27 @@ class EchoModel(ConfiguredModel):
                     "totalTokens": input_tokens + len(tokens),
                 },
                 "metrics": {"latencyMs": int(delay * 1000 * len(tokens))},
+            }
+        }
+
+    async def _tool_use(
+        self, messages: Messages, name: str, arguments: Any, system_prompt: str | None
+    ) -> AsyncIterable[StreamEvent]:
+        """Ask for one tool call, as a provider streams it."""
+        use_id = tool_use_id(messages, name, arguments)
+        yield {"messageStart": {"role": "assistant"}}
+        yield {"contentBlockStart": {"start": {"toolUse": {"toolUseId": use_id, "name": name}}}}
+        yield {"contentBlockDelta": {"delta": {"toolUse": {"input": json.dumps(arguments)}}}}
+        yield {"contentBlockStop": {}}
+        yield {"messageStop": {"stopReason": "tool_use"}}
+        input_tokens = _word_count(messages) + len((system_prompt or "").split())
+        yield {
+            "metadata": {
+                "usage": {
+                    "inputTokens": input_tokens,
+                    "outputTokens": 1,
+                    "totalTokens": input_tokens + 1,
+                },
+                "metrics": {"latencyMs": 0},
             }
         }

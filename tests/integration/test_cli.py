@@ -164,7 +164,9 @@ async def test_replay_command_reports_every_history(sessions: SessionClient) -> 
     session_id = new_session_id("replay")
     await sessions.send(session_id, "replay me")
     live = sessions.handle(session_id).id
-    code, out, _ = await convoflow(sessions, "replay", *histories, "--workflow-id", live, "--json")
+    code, out, _ = await convoflow(
+        sessions, "replay", *histories, "--workflow-id", live, "--agents", "tests.agents", "--json"
+    )
     report = one_json(out)
     assert code == 0, report
     assert report["replayed"] == len(histories) + 1 and report["failed"] == 0

@@ -9,6 +9,7 @@ from temporalio.exceptions import ApplicationError
 from activities.memory import SqliteMemoryStore
 from client import MessageRejectedError, SessionClient, SessionNotFoundError, TurnFailedError
 from models import InvalidIdError, SessionConfig, SessionRef
+from models.settings import Settings
 from tests.helpers import assert_well_formed, eventually, new_session_id, settled_event_count
 from tests.providers import RecordingModel
 
@@ -234,3 +235,26 @@ async def test_other_users_get_nothing_from_a_session(sessions: SessionClient) -
     with pytest.raises(SessionNotFoundError):
         await sessions.history("never-existed-owned", user_id="mallory")
     assert (await sessions.status(session_id)).turns == 1
+
+
+async def test_the_worker_decides_the_model_of_a_session_that_names_none(
+    sessions: SessionClient,
+) -> None:
+    # A client whose environment names no model (another shell next to `convoflow dev`):
+    # before, it filled in its own default ("local") and the session ran on that.
+    bare = Settings(
+        temporal_address=sessions.settings.connection.temporal_address,
+        task_queue=sessions.settings.connection.task_queue,
+    )
+    assert "model" not in bare.providers.model_fields_set
+    client = SessionClient(sessions.temporal, bare)
+    session_id = new_session_id("worker-model")
+    reply = await client.send(session_id, "hi")
+    worker_model = sessions.settings.providers.model  # the test worker's CONVOFLOW_MODEL
+    assert reply.reply == "echo: hi" and worker_model == "echo"
+    status = await client.status(session_id)
+    assert (status.model, status.agent) == ("echo", "default")
+    # A session that asks for a model keeps it.
+    asked = new_session_id("asked-model")
+    await sessions.send(asked, "hi", config=SessionConfig(model="slow-echo"))
+    assert (await sessions.status(asked)).model == "slow-echo"

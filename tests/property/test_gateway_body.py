@@ -118,7 +118,9 @@ def test_parse_invocation_accepts_only_valid_bodies(payload: Any, header: str | 
         "message_id",
         "stream",
         "session_id",
+        "agent",
     }
+    assert invocation.agent is None or isinstance(invocation.agent, str)
 
 
 @pytest.fixture(scope="module")

@@ -44,3 +44,30 @@ def test_the_sdk_still_fails_undecodable_activity_input_with_our_known_message()
         assert is_argument_decode_failure(err)
     assert not is_argument_decode_failure(ApplicationError(ARGUMENT_DECODE_FAILURE))
     assert not is_argument_decode_failure(ApplicationError("other", type="X"))
+
+
+def test_activity_definitions_are_still_readable() -> None:
+    from temporalio import activity
+
+    from worker._compat import activity_definition
+
+    @activity.defn(name="renamed")
+    async def tool(x: int) -> int:
+        return x
+
+    @activity.defn
+    def blocking(x: int) -> int:
+        return x
+
+    info = activity_definition(tool)
+    assert info is not None and info.name == "renamed" and info.is_async
+    sync = activity_definition(blocking)
+    assert sync is not None and not sync.is_async
+    assert activity_definition(lambda: None) is None
+
+
+def test_tool_result_events_carry_their_result() -> None:
+    from worker._compat import ToolResultEvent
+
+    event = ToolResultEvent({"toolUseId": "t", "status": "error", "content": [{"text": "x"}]})
+    assert event.tool_result["status"] == "error"

@@ -18,6 +18,9 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "CONVOFLOW_TENANT": ("cli", "tenant"),
     "CONVOFLOW_USER": ("cli", "user"),
     "CONVOFLOW_MODEL": ("providers", "model"),
+    "CONVOFLOW_AGENT": ("providers", "agent"),
+    "CONVOFLOW_AGENTS": ("worker", "agents"),
+    "CONVOFLOW_GATEWAY_AGENTS": ("gateway", "gateway_agents"),
     "CONVOFLOW_MEMORY": ("memory", "backend"),
     "CONVOFLOW_DATA_DIR": ("memory", "data_dir"),
     "CONVOFLOW_ECHO_DELAY_MS": ("providers", "echo_delay_ms"),
@@ -77,6 +80,7 @@ ENV_VARS: dict[str, tuple[str, str]] = {
 SAMPLES: dict[str, str] = {
     "CONVOFLOW_MEMORY": "agentcore",
     "CONVOFLOW_AGENTCORE_NAMESPACES": '{"fact": "/f/{actorId}/"}',
+    "CONVOFLOW_GATEWAY_AGENTS": '["default", "support"]',
     "CONVOFLOW_SEARCH_ATTRIBUTES": "false",
     "CONVOFLOW_CODEC_ENCODE_FAILURES": "false",
     "CONVOFLOW_LOCAL_TEMPERATURE": "1.5",
@@ -113,10 +117,10 @@ def test_each_variable_sets_its_role_field(
     value = _plain(getattr(getattr(Settings(), role), field))
     default = ROLES[role].model_fields[field].default
     assert value != default
-    assert str(value).lower() == text.lower() or isinstance(value, dict | float | int)
+    assert str(value).lower() == text.lower() or isinstance(value, dict | list | float | int)
     # The same value given as a flat name (the way CLI flags arrive) lands in the same place.
     monkeypatch.delenv(name)
-    given: object = json.loads(text) if text.startswith("{") else text
+    given: object = json.loads(text) if text[:1] in "{[" else text
     flat = Settings(**{name.removeprefix(ENV_PREFIX).lower(): given})
     assert _plain(getattr(getattr(flat, role), field)) == value
     # And a child process gets it back from to_env().

@@ -55,12 +55,46 @@ function notice(text, kind = "error") {
 
 // ---------------------------------------------------------------- one turn (AG-UI run)
 
-// What each AG-UI event does to the turn. Slots for what the engine does not have yet:
-//   TOOL_CALL_START / TOOL_CALL_ARGS / TOOL_CALL_END / TOOL_CALL_RESULT: tool calls, shown
-//     in the reply as they run (tools issue);
+/** One line per tool call in the reply ("tool lookup_order … ok: …"), text only. */
+function toolLine(item, callId, text, status) {
+  let list = item.querySelector(".tools");
+  if (!list) {
+    list = document.createElement("ul");
+    list.className = "tools";
+    item.querySelector(".body").before(list);
+  }
+  let line = [...list.children].find((child) => child.dataset.callId === callId);
+  if (!line) {
+    line = document.createElement("li");
+    line.dataset.callId = callId;
+    list.append(line);
+  }
+  line.dataset.status = status;
+  line.textContent = text; // a tool's name, input and result are data, never markup
+}
+
+// What each AG-UI event does to the turn. A slot for what the engine does not have yet:
 //   RUN_FINISHED with outcome {type: "interrupt"}: approval requests with Approve/Deny,
 //     answered by the next run's `resume` (approvals issue).
 const handlers = {
+  TOOL_CALL_START(turn, event) {
+    turn.tools = turn.tools || {};
+    turn.tools[event.toolCallId] = { name: event.toolCallName, args: "" };
+    toolLine(turn.item, event.toolCallId, `tool ${event.toolCallName}…`, "running");
+  },
+  TOOL_CALL_ARGS(turn, event) {
+    const call = turn.tools?.[event.toolCallId];
+    if (call) call.args += event.delta;
+  },
+  TOOL_CALL_END(turn, event) {
+    const call = turn.tools?.[event.toolCallId];
+    if (call) toolLine(turn.item, event.toolCallId, `tool ${call.name} ${call.args}…`, "running");
+  },
+  TOOL_CALL_RESULT(turn, event) {
+    const call = turn.tools?.[event.toolCallId] || { name: "tool", args: "" };
+    const text = `tool ${call.name} ${call.args} → ${String(event.content).slice(0, 300)}`;
+    toolLine(turn.item, event.toolCallId, text, "done");
+  },
   RUN_STARTED(turn) { note(turn.item, ""); },
   TEXT_MESSAGE_START() {},
   TEXT_MESSAGE_CONTENT(turn, event) {

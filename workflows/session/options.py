@@ -3,11 +3,12 @@
 import asyncio
 from datetime import timedelta
 
+from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.exceptions import TimeoutError as TemporalTimeoutError
 
-from models import Refusal
+from models import Refusal, SessionConfig
 
 # Patches (workflow.patched): behaviour added after 0.1.0's histories were recorded.
 CANCEL_CLOSES_PATCH = "cancel-closes"
@@ -23,6 +24,8 @@ UPGRADE_ON_CONTINUE_PATCH = "upgrade-on-continue"
 SUMMARY_PATCH = "running-summary"
 """Messages that leave the context are folded into a running summary (an activity); a
 session that comes back reads the summary it was archived with (a local activity)."""
+AGENTS_PATCH = "agents"
+"""A session whose agent has tools or MCP servers gives them to the model."""
 
 CANCELLED = "cancelled"
 """The reason a session cancelled from Temporal ends with."""
@@ -63,6 +66,17 @@ SUMMARY_BATCH = 6
 # How a local activity that failed or timed out surfaces (live: the first two; on replay a
 # timeout comes back as TimeoutError, which must take the same path).
 LOCAL_ACTIVITY_ERRORS = (ActivityError, ApplicationError, TemporalTimeoutError)
+
+
+def history_is_long(config: SessionConfig) -> bool:
+    """Past the session's event or byte threshold, or the server suggests continuing as
+    new: well before any server limit (by default 50 MB or 51,200 events terminate a run)."""
+    info = workflow.info()
+    return (
+        info.is_continue_as_new_suggested()
+        or info.get_current_history_length() >= config.continue_as_new_events
+        or info.get_current_history_size() >= config.continue_as_new_bytes
+    )
 
 
 def cancelling() -> bool:

@@ -12,6 +12,7 @@ from temporalio.exceptions import ActivityError
 from activities.memory.activities import MemoryActivities
 from models import (
     ActorRef,
+    ArchiveSessionInput,
     ChatMessage,
     MemoryRecord,
     PrepareTurnInput,
@@ -21,6 +22,7 @@ from models import (
     SessionInput,
     SessionRef,
     SessionState,
+    SessionSummary,
 )
 from workflows.session.options import (
     LOCAL_ACTIVITY_ERRORS,
@@ -225,3 +227,13 @@ class Recorder:
             # their messages to this owner, so an owner is never changed by a later caller.
             return []
         return restored
+
+    async def archive(self, summary: SessionSummary) -> None:
+        """Mark the session archived with its summary (retried until it lands)."""
+        await workflow.execute_activity_method(
+            MemoryActivities.archive_session,
+            ArchiveSessionInput(session=self._ref(), summary=summary),
+            start_to_close_timeout=MEMORY_TIMEOUT,
+            retry_policy=MEMORY_RETRY,
+            summary="archive session",
+        )

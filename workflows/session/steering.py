@@ -41,6 +41,7 @@ from models import (
     TokenUsage,
 )
 from models.steering import CancelResult, SteerRequest
+from workflows.session.agent import SessionAgent
 from workflows.session.inbox import Inbox, Refused
 from workflows.session.options import STEERING_PATCH, cancelling, refusal
 from workflows.session.state import RunState
@@ -105,9 +106,15 @@ class Steering:
     """Cancel, regenerate and fork for one session (see the module docstring)."""
 
     def __init__(
-        self, state: SessionState, session: SessionInput, run: RunState, inbox: Inbox
+        self,
+        state: SessionState,
+        session: SessionInput,
+        run: RunState,
+        inbox: Inbox,
+        agent: SessionAgent,
     ) -> None:
         """Work on the session's one state and the run's flags."""
+        self._agent = agent
         self._state = state
         self._session = session
         self._run = run
@@ -131,7 +138,9 @@ class Steering:
         """The turn's model call: cancellable (patch ``steer-turns``; before it, as it was)."""
         if not workflow.patched(STEERING_PATCH):
             earlier, summary = self._state.messages[:-1], self._state.summary
-            return await call_model(self._session, earlier, message, memories, summary)
+            return await call_model(
+                self._session, earlier, message, memories, self._agent, summary=summary
+            )
         result = await self.run_turn(message, memories)
         if cancelling():
             raise asyncio.CancelledError  # the workflow itself is cancelled: end like before
@@ -171,7 +180,15 @@ class Steering:
         memories: list[MemoryRecord],
     ) -> tuple[ChatMessage, TokenUsage]:
         hooks: list[Any] = [control.before_model_call]
-        call = call_model(self._session, earlier, prompt, memories, self._state.summary, hooks)
+        call = call_model(
+            self._session,
+            earlier,
+            prompt,
+            memories,
+            self._agent,
+            summary=self._state.summary,
+            hooks=hooks,
+        )
         task = asyncio.create_task(call)
         control.task = task
         try:

@@ -57,7 +57,13 @@ def left_context(
         config.context_messages,
     )
     # One exchange per answered user message: the oldest one still sent starts the context.
-    sent = sum(1 for m in context.history if m["role"] == "user")
+    # (A tool result is a "user" message too in Strands' format: it is not an exchange.)
+    sent = sum(
+        1
+        for m in context.history
+        if m["role"] == "user" and not any("toolResult" in block for block in m["content"])
+    )
+    sent = min(sent, len(pairs))
     first_sent = pairs[-sent][0].seq if sent else None
     return [
         m

@@ -22,6 +22,7 @@ from models import ChatMessage, MemoryRecord, SessionInput, TokenUsage
 from models.stream import turn_topic
 from models.summary import ConversationSummary
 from workflows.context import BUDGET_KEY, build_context, context_budget, pinned_blocks, user_text
+from workflows.session.agent import SessionAgent
 from workflows.window import model_messages, reply_text, system_prompt_for
 
 # Errors from a model turn that end the turn (not the workflow task).
@@ -48,16 +49,19 @@ async def call_model(
     earlier: list[ChatMessage],
     message: ChatMessage,
     memories: list[MemoryRecord],
+    defined: SessionAgent,
+    *,
     summary: ConversationSummary | None = None,
     hooks: list[Any] | None = None,
 ) -> tuple[ChatMessage, TokenUsage]:
-    """Ask the session's provider to answer ``message``; return the reply and its usage.
+    """Ask the session's agent to answer ``message``; return the reply and its usage.
 
     ``earlier`` is the window before ``message``; the model sees its newest answered turns
-    that fit the session's token budget (``workflows/context.py``), under a system prompt
-    that pins the running summary and the recalled memories. With ``hooks`` (steering: a
-    turn that can be cancelled) a cancelled model call is waited for, so its partial reply
-    comes back. Raises one of ``TURN_ERRORS`` when the turn fails.
+    (with their tool calls) that fit the session's token budget (``workflows/context.py``),
+    under a system prompt that pins the running summary and the recalled memories. Strands
+    runs the agent's tool calls, each an activity. With ``hooks`` (steering: a turn that can
+    be cancelled) a cancelled model call is waited for, so its partial reply comes back.
+    Raises one of ``TURN_ERRORS`` when the turn fails.
     """
     config = session.config
     cancellation = (
@@ -65,19 +69,19 @@ async def call_model(
         if hooks is None
         else ActivityCancellationType.WAIT_CANCELLATION_COMPLETED
     )
-    budget = context_budget(config.model, config.context_tokens)
+    budget = context_budget(defined.model, config.context_tokens)
     summary_text = summary.text if summary else ""
-    pinned = pinned_blocks(config.system_prompt, summary_text, memory_block(memories), budget)
-    system_prompt = system_prompt_for(config.system_prompt, session.initial_context, pinned)
+    pinned = pinned_blocks(defined.system_prompt, summary_text, memory_block(memories), budget)
+    system_prompt = system_prompt_for(defined.system_prompt, session.initial_context, pinned)
     context = build_context(
-        model_messages(earlier, config.context_messages),
+        model_messages(earlier, defined.context_messages),
         user_text(message.message),
         system_prompt,
         budget,
-        config.context_messages,
+        defined.context_messages,
     )
     agent = TemporalAgent(
-        model=config.model,
+        model=defined.model,
         messages=context.history,
         system_prompt=system_prompt,
         callback_handler=None,
@@ -89,7 +93,10 @@ async def call_model(
         streaming_topic=turn_topic(message.message_id or "") if message.stream else None,
         streaming_batch_interval=config.stream_batch_interval,
         hooks=hooks,
+        **defined.options(),
     )
+    defined.begin(agent, message)
+    start = len(agent.messages)
     try:
         # The model activity checks the budget again with the provider's own tokenizer.
         state = {BUDGET_KEY: budget}
@@ -114,8 +121,9 @@ async def call_model(
         metadata={
             "stop_reason": stop_reason,
             "usage": turn_usage.model_dump(),
-            "model": config.model,
+            "model": defined.model,
             "context": {"tokens": context.tokens, "left_out": context.left_out},
+            **defined.finish(agent.messages[start:]),
         },
     )
     return reply, turn_usage

@@ -6,7 +6,14 @@ from typing import Any, Literal
 from temporalio import workflow
 from temporalio.common import SearchAttributeUpdate
 
-from models import SessionInput, SessionState, SessionStatus, SessionStatusName, SessionSummary
+from models import (
+    ChatMessage,
+    SessionInput,
+    SessionState,
+    SessionStatus,
+    SessionStatusName,
+    SessionSummary,
+)
 from models import search_attributes as sa
 from workflows.session.options import ISSUE_ATTRIBUTES_PATCH, MAX_ISSUES
 from workflows.session.state import RunState
@@ -51,6 +58,23 @@ class SessionView:
                 [sa.ISSUE_COUNT.value_set(state.issue_count), sa.LAST_ISSUE_AT.value_set(now)]
             )
 
+    def refused_start(self, reason: str) -> SessionSummary:
+        """End a new session that cannot run at all (its agent is unknown) at once: nothing
+        was written, so there is nothing to archive; what it was sent is refused."""
+        self.add_issue(f"refused to start: {reason}")
+        self.set_step("closed", f"closed: {reason}", 100)
+        self.upsert_search_attributes(first=True)
+        return self.summary("closed", reason[:500])
+
+    def history(self, limit: int | None) -> list[ChatMessage]:
+        """The last ``limit`` kept messages (all of them for None), oldest first."""
+        messages = self._state.messages
+        if limit is None:
+            return list(messages)
+        if not isinstance(limit, int) or limit < 0:
+            raise ValueError("limit must be a non-negative integer")
+        return messages[-limit:] if limit else []
+
     def status(self) -> SessionStatus:
         """The answer of the ``status`` query."""
         state, run, session = self._state, self._run, self._session
@@ -74,6 +98,8 @@ class SessionView:
             run=state.runs,
             usage=state.usage,
             summary=state.summary,
+            model=session.config.model,
+            agent=session.config.agent,
         )
 
     def summary(self, status: Literal["expired", "closed"], reason: str) -> SessionSummary:

@@ -26,15 +26,15 @@ from models import (
 )
 from workflows.inbound import SUBMIT_MESSAGE, InvalidMessageError, decode_raw
 from workflows.metrics import record_turn
+from workflows.session.agent import SessionAgent
 from workflows.session.extraction import Extractor
 from workflows.session.inbox import Accepted, Admission, Duplicate, Inbox, Refused
 from workflows.session.options import (
     CANCEL_CLOSES_PATCH,
     CANCELLED,
-    MEMORY_RETRY,
-    MEMORY_TIMEOUT,
     WATCH_HISTORY_PATCH,
     cancelling,
+    history_is_long,
     refusal,
     root_message,
 )
@@ -53,10 +53,6 @@ from workflows.session.upgrade import continue_as_new, upgrade_due
 from workflows.session.view import SessionView
 from workflows.stream import SessionStream
 from workflows.window import trim_to_count
-
-with workflow.unsafe.imports_passed_through():
-    from activities.memory.activities import MemoryActivities
-    from models import ArchiveSessionInput
 
 
 # Not sandboxed: the sandbox re-imports modules per workflow and runs code in it for every
@@ -87,7 +83,8 @@ class SessionWorkflow(SteeringHandlers):
             self._inbox.session_ref,
             self._extractor.start,
         )
-        self._steering = Steering(self._state, input, self._run, self._inbox)
+        self._agent = SessionAgent(input, self._view, self._stream)
+        self._steering = Steering(self._state, input, self._run, self._inbox, self._agent)
         self._tasks: list[asyncio.Task[None]] = []
 
     # ----------------------------------------------------------------- the story
@@ -95,6 +92,8 @@ class SessionWorkflow(SteeringHandlers):
     @workflow.run
     async def run(self, input: SessionInput) -> SessionSummary:
         """Answer messages until the session is closed or expires."""
+        if input.carried is None and (unknown := self._agent.refusal()) is not None:
+            return self._view.refused_start(unknown)  # no such agent: no session either
         if input.carried is None:
             self._view.upsert_search_attributes(first=True)
             restored = self._steering.seed(self._append) or await self._restore()
@@ -243,6 +242,8 @@ class SessionWorkflow(SteeringHandlers):
             decoded = decode_raw(payload, workflow.payload_converter())
         except InvalidMessageError as err:
             return Refused(Refusal.INVALID_MESSAGE, str(err))
+        if (unknown := self._agent.refusal()) is not None:
+            return Refused(Refusal.UNKNOWN_AGENT, unknown)
         return self._inbox.admit(decoded, wants_reply=True)
 
     @workflow.update
@@ -298,12 +299,7 @@ class SessionWorkflow(SteeringHandlers):
         With ``user_id``, only the session's owner gets an answer.
         """
         self._inbox.check_caller(user_id)
-        messages = self._state.messages
-        if limit is None:
-            return list(messages)
-        if not isinstance(limit, int) or limit < 0:
-            raise ValueError("limit must be a non-negative integer")
-        return messages[-limit:] if limit else []
+        return self._view.history(limit)
 
     @workflow.query
     def status(self, user_id: str | None = None) -> SessionStatus:
@@ -320,15 +316,9 @@ class SessionWorkflow(SteeringHandlers):
     # ------------------------------------------------------- how a run ends
 
     def _should_continue_as_new(self) -> bool:
-        """Past our event or byte threshold, or the server suggests it: well before any
-        server limit (by default 50 MB or 51,200 events terminate a workflow)."""
-        info, config = workflow.info(), self._session.config
-        return (
-            info.is_continue_as_new_suggested()
-            or info.get_current_history_length() >= config.continue_as_new_events
-            or info.get_current_history_size() >= config.continue_as_new_bytes
-            or upgrade_due()  # another worker version became current: move onto it
-        )
+        """Past our event or byte threshold, or the server suggests it; or another worker
+        version became current and the session should move onto it."""
+        return history_is_long(self._session.config) or upgrade_due()
 
     async def _drain(self) -> None:
         """Answer every accepted message, record everything, let every handler finish."""
@@ -363,13 +353,7 @@ class SessionWorkflow(SteeringHandlers):
         await self._extractor.finish()
         self._summary.cancel()
         summary = self._view.summary(status, reason)
-        await workflow.execute_activity_method(
-            MemoryActivities.archive_session,
-            ArchiveSessionInput(session=self._inbox.session_ref(), summary=summary),
-            start_to_close_timeout=MEMORY_TIMEOUT,
-            retry_policy=MEMORY_RETRY,
-            summary="archive session",
-        )
+        await self._recorder.archive(summary)
         self._view.set_step(status, f"{status}: {reason}", 100)
         self._view.upsert_search_attributes()
         await workflow.wait_condition(workflow.all_handlers_finished)

@@ -1,0 +1,1 @@
+"""Example agents: ``convoflow dev --agents examples.support --agent support``."""
