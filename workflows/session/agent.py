@@ -18,6 +18,7 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from strands.hooks import AfterToolCallEvent, BeforeModelCallEvent, BeforeToolCallEvent
     from strands.tools.decorator import FunctionToolMetadata
+    from strands.tools.executors import SequentialToolExecutor
     from strands.types.tools import AgentTool, ToolGenerator, ToolUse
     from temporalio.strands_agents import TemporalAgent, TemporalMCPClient
     from temporalio.strands_agents.workflow import activity_as_tool
@@ -220,7 +221,9 @@ class SessionAgent:
                 for server in definition.mcp_servers
             ]
             self._tools = [*(SessionTool(t, self) for t in definition.tool_definitions), *mcp]
-        return {"tools": list(self._tools)}
+        # One call after the other, in the turn's own task: a cancel of the turn then
+        # reaches the running tool's activity directly, and calls run in a fixed order.
+        return {"tools": list(self._tools), "tool_executor": SequentialToolExecutor()}
 
     def begin(self, agent: TemporalAgent, message: ChatMessage) -> None:
         """Watch ``agent``'s tool calls for the turn answering ``message``."""
@@ -230,9 +233,13 @@ class SessionAgent:
             agent.hooks.add_callback(AfterToolCallEvent, self._after_tool)
             agent.hooks.add_callback(BeforeModelCallEvent, self._before_model)
 
+    def end(self) -> None:
+        """The turn is over (answered, failed or cancelled): forget its calls."""
+        set_scheduling(None)
+        self._message, self._running = None, {}
+
     def finish(self, new_messages: list[Any]) -> dict[str, Any]:
         """The reply's metadata about the turn's tool calls (empty when it made none)."""
-        self._message = None
         if not self._tools:
             return {}
         calls = tool_calls_of(new_messages)

@@ -107,6 +107,8 @@ async def call_model(
         if not agent.messages or agent.messages[-1].get("role") != "assistant":
             raise
         answer, stop_reason = agent.messages[-1], "max_tokens"
+    finally:
+        defined.end()  # however the turn ended: no tool call is in flight any more
     usage = agent.event_loop_metrics.accumulated_usage
     turn_usage = TokenUsage(
         input_tokens=int(usage.get("inputTokens", 0)),
