@@ -56,8 +56,13 @@ async def test_cancel_sent_while_the_worker_is_dead(dev_address: str, tmp_path: 
         await worker.start()
         result = await asyncio.wait_for(cancel, timeout=60)
         reply = await asyncio.wait_for(turn, timeout=60)
-        assert result.status == "cancelled", result
-        assert reply.stop_reason == "cancelled" and result.reply == reply
+        # The turn's model call is retried on the new worker (heartbeat timeout) while the
+        # session's own task may still wait on the dead worker's sticky queue (up to 10 s):
+        # either the cancel lands, or the turn finishes first and the cancel says so.
+        # What must hold either way: one answer, the same one for both callers.
+        assert result.status in ("cancelled", "finished"), result
+        expected = "cancelled" if result.status == "cancelled" else "end_turn"
+        assert reply.stop_reason == expected and result.reply == reply
         after = await sessions.send(session_id, "after", user_id="kim")
         assert after.reply == "echo: after"
         history = await sessions.history(session_id, user_id="kim")
