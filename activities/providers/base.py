@@ -32,3 +32,30 @@ class ConfiguredModel(Model):
     ) -> AsyncGenerator[dict[str, T | Any], None]:
         """Not supported: these providers produce text only."""
         raise NotImplementedError(f"{type(self).__name__} does not produce structured output")
+
+
+class DelegatingModel(Model):
+    """A wrapper around another provider: configuration and structured output go to it
+    unchanged; subclasses add what they wrap (validation, budgets) around ``stream``."""
+
+    def __init__(self, inner: Model) -> None:
+        """Wrap ``inner``."""
+        self.inner = inner
+
+    def update_config(self, **model_config: Any) -> None:
+        """Configure the wrapped provider."""
+        self.inner.update_config(**model_config)
+
+    def get_config(self) -> Any:
+        """The wrapped provider's configuration."""
+        return self.inner.get_config()
+
+    def structured_output(
+        self,
+        output_model: type[T],
+        prompt: Messages,
+        system_prompt: str | None = None,
+        **kwargs: Any,
+    ) -> AsyncGenerator[dict[str, T | Any], None]:
+        """Delegated unchanged."""
+        return self.inner.structured_output(output_model, prompt, system_prompt, **kwargs)

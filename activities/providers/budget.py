@@ -13,7 +13,7 @@ whatever the session's configuration or the worker's settings.
 """
 
 import logging
-from collections.abc import AsyncGenerator, AsyncIterable
+from collections.abc import AsyncIterable
 from typing import Any, TypeVar, cast
 
 from pydantic import BaseModel
@@ -22,6 +22,7 @@ from strands.types.content import Messages
 from strands.types.streaming import StreamEvent
 from strands.types.tools import ToolSpec
 
+from activities.providers.base import DelegatingModel
 from workflows.context import BUDGET_KEY, estimate_tokens, fit_history, fit_prompt
 
 log = logging.getLogger(__name__)
@@ -92,30 +93,12 @@ async def fit_request(
     return fitted
 
 
-class BudgetedModel(Model):
+class BudgetedModel(DelegatingModel):
     """Wraps a provider so that no request exceeds the session's or the model's budget."""
 
     def __init__(self, inner: Model) -> None:
         """Enforce budgets on ``inner``'s requests."""
-        self.inner = inner
-
-    def update_config(self, **model_config: Any) -> None:
-        """Configure the wrapped provider."""
-        self.inner.update_config(**model_config)
-
-    def get_config(self) -> Any:
-        """The wrapped provider's configuration."""
-        return self.inner.get_config()
-
-    def structured_output(
-        self,
-        output_model: type[T],
-        prompt: Messages,
-        system_prompt: str | None = None,
-        **kwargs: Any,
-    ) -> AsyncGenerator[dict[str, T | Any], None]:
-        """Delegated unchanged."""
-        return self.inner.structured_output(output_model, prompt, system_prompt, **kwargs)
+        super().__init__(inner)
 
     async def count_tokens(
         self,

@@ -7,7 +7,7 @@ every provider's events are validated here, in the activity, where a bad stream 
 ordinary failed turn with a clear message.
 """
 
-from collections.abc import AsyncGenerator, AsyncIterable
+from collections.abc import AsyncIterable
 from typing import Any, TypeVar, cast, get_args
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -19,6 +19,7 @@ from strands.types.tools import ToolSpec
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.providers.base import DelegatingModel
 from activities.providers.cancellation import answer_cancel
 
 T = TypeVar("T", bound=BaseModel)
@@ -33,33 +34,15 @@ def _describe(error: ValidationError) -> str:
     return f"{where}: {first['msg']}"
 
 
-class ValidatedStreamModel(Model):
+class ValidatedStreamModel(DelegatingModel):
     """Wraps a provider so that only well-formed, complete streams come out of it."""
 
     def __init__(self, inner: Model, provider: str, heartbeat_every: float = 0.0) -> None:
         """Validate the events of ``inner``, naming ``provider`` in errors; in a model
         activity, heartbeat every ``heartbeat_every`` seconds (so a cancel reaches it)."""
-        self.inner = inner
+        super().__init__(inner)
         self.provider = provider
         self.heartbeat_every = heartbeat_every
-
-    def update_config(self, **model_config: Any) -> None:
-        """Configure the wrapped provider."""
-        self.inner.update_config(**model_config)
-
-    def get_config(self) -> Any:
-        """The wrapped provider's configuration."""
-        return self.inner.get_config()
-
-    def structured_output(
-        self,
-        output_model: type[T],
-        prompt: Messages,
-        system_prompt: str | None = None,
-        **kwargs: Any,
-    ) -> AsyncGenerator[dict[str, T | Any], None]:
-        """Delegated unchanged."""
-        return self.inner.structured_output(output_model, prompt, system_prompt, **kwargs)
 
     async def stream(
         self,

@@ -12,8 +12,8 @@ from typing import NoReturn
 
 from temporalio import workflow
 
-from models import SessionInput
-from workflows.session.options import UPGRADE_ON_CONTINUE_PATCH
+from models import SessionConfig, SessionInput
+from workflows.session.options import UPGRADE_ON_CONTINUE_PATCH, history_is_long
 
 
 def upgrade_due() -> bool:
@@ -25,6 +25,12 @@ def upgrade_due() -> bool:
     return workflow.info().is_target_worker_deployment_version_changed() and workflow.patched(
         UPGRADE_ON_CONTINUE_PATCH
     )
+
+
+def continue_due(config: SessionConfig) -> bool:
+    """Time for a new run: the history is long (or the server suggests it), or another
+    worker version became current and the session should move onto it."""
+    return history_is_long(config) or upgrade_due()
 
 
 def next_run_behavior() -> workflow.ContinueAsNewVersioningBehavior | None:

@@ -34,7 +34,6 @@ from workflows.session.options import (
     CANCELLED,
     WATCH_HISTORY_PATCH,
     cancelling,
-    history_is_long,
     refusal,
     root_message,
 )
@@ -49,7 +48,7 @@ from workflows.session.turn import (
     context_message,
     error_message,
 )
-from workflows.session.upgrade import continue_as_new, upgrade_due
+from workflows.session.upgrade import continue_as_new, continue_due
 from workflows.session.view import SessionView
 from workflows.stream import SessionStream
 from workflows.window import trim_to_count
@@ -127,10 +126,10 @@ class SessionWorkflow(SteeringHandlers):
                     bool(state.pending)
                     or run.close_reason is not None
                     or run.idle_due
-                    or (watch and self._should_continue_as_new())
+                    or (watch and continue_due(self._session.config))
                 )
             )
-            while state.pending and not self._should_continue_as_new():
+            while state.pending and not continue_due(self._session.config):
                 await self._take_turn(self._inbox.next_message())
             if run.close_reason is not None:
                 return await self._finish("closed", run.close_reason)
@@ -138,7 +137,7 @@ class SessionWorkflow(SteeringHandlers):
                 if workflow.now() >= self._view.expires_at():
                     return await self._finish("expired", "idle timeout")
                 run.idle_due = False
-            if self._should_continue_as_new():
+            if continue_due(self._session.config):
                 await self._continue_as_new()
 
     async def _end_on_cancel(self) -> SessionSummary:
@@ -314,11 +313,6 @@ class SessionWorkflow(SteeringHandlers):
         return self._session.config
 
     # ------------------------------------------------------- how a run ends
-
-    def _should_continue_as_new(self) -> bool:
-        """Past our event or byte threshold, or the server suggests it; or another worker
-        version became current and the session should move onto it."""
-        return history_is_long(self._session.config) or upgrade_due()
 
     async def _drain(self) -> None:
         """Answer every accepted message, record everything, let every handler finish."""
