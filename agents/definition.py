@@ -28,13 +28,19 @@ from typing import TYPE_CHECKING, Any
 
 from temporalio.common import RetryPolicy
 
-from models.ids import AGENT_NAME_PATTERN
+from models.ids import AGENT_NAME_PATTERN, TOOL_NAME_PATTERN
 from worker._compat import activity_definition
 
 if TYPE_CHECKING:
     from strands.tools.mcp import MCPClient
 
 _NAME = re.compile(AGENT_NAME_PATTERN)
+_TOOL_NAME = re.compile(TOOL_NAME_PATTERN)
+
+ApprovalPolicy = Callable[[str, Mapping[str, Any]], bool | str | None]
+"""Decides whether a tool call needs a person's approval: given the tool's name and the
+model's arguments, a reason (or True) when it does, None or False when it does not. It runs
+inside the session workflow, so it must be deterministic: no I/O, clock or randomness."""
 
 DEFAULT_TOOL_TIMEOUT = timedelta(seconds=30)
 DEFAULT_TOOL_RETRY = RetryPolicy(
@@ -190,6 +196,8 @@ class AgentDefinition:
     session's. ``context_messages`` None uses the session's window size. ``tools`` are
     :class:`ToolDefinition` (or bare activities, with the default options).
     ``max_tool_calls`` bounds the calls of one turn: past it, calls get an error result.
+    ``require_approval`` marks calls that wait for a person: tool names (MCP tools too), or
+    an :data:`ApprovalPolicy` deciding per call. A session can add tools, never remove these.
     """
 
     name: str
@@ -200,6 +208,7 @@ class AgentDefinition:
     context_messages: int | None = None
     max_tool_calls: int = 20
     description: str = ""
+    require_approval: Sequence[str] | ApprovalPolicy = ()
 
     def __post_init__(self) -> None:
         """Check names and limits; wrap bare activities; refuse duplicate tool names."""
@@ -225,6 +234,45 @@ class AgentDefinition:
             raise AgentDefinitionError(f"agent {self.name!r}: max_tool_calls must be 0-1000")
         if self.model is not None and not isinstance(self.model, str):
             raise AgentDefinitionError(f"agent {self.name!r}: model must be a provider name")
+        self._check_approvals(seen)
+
+    def _check_approvals(self, tools: set[str]) -> None:
+        rule = self.require_approval
+        if callable(rule):
+            return
+        if isinstance(rule, str):
+            raise AgentDefinitionError(
+                f"agent {self.name!r}: require_approval must be a list of tool names"
+            )
+        names = tuple(rule)
+        for name in names:
+            if not isinstance(name, str) or not _TOOL_NAME.fullmatch(name):
+                raise AgentDefinitionError(
+                    f"agent {self.name!r}: require_approval names an invalid tool {name!r}"
+                )
+            # MCP servers' tools are known only once listed: names are checked without them.
+            if not self.mcp_servers and name not in tools:
+                have = ", ".join(sorted(tools)) or "none"
+                raise AgentDefinitionError(
+                    f"agent {self.name!r}: require_approval names {name!r}, which is not one"
+                    f" of its tools ({have})"
+                )
+        object.__setattr__(self, "require_approval", names)
+
+    def approval_reason(
+        self, tool: str, arguments: Mapping[str, Any], also: Sequence[str] = ()
+    ) -> str | None:
+        """Why a call of ``tool`` needs approval (``also``: the session's own list), or None."""
+        rule = self.require_approval
+        if callable(rule):
+            decided = rule(tool, arguments)
+            if decided:
+                return decided if isinstance(decided, str) else f"{self.name} asks before {tool}"
+        elif tool in rule:
+            return f"agent {self.name} asks before every {tool} call"
+        if tool in also:
+            return f"this session asks before every {tool} call"
+        return None
 
     @property
     def tool_definitions(self) -> tuple[ToolDefinition, ...]:

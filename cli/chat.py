@@ -10,15 +10,16 @@ from typing import TextIO
 
 from client.errors import ConvoflowError, SessionNotFoundError
 from client.session_client import SessionClient
-from client.streaming import StreamRestart, ToolEvent
-from models import ChatReply
+from client.streaming import ApprovalEvent, StreamRestart, ToolEvent
+from models import ChatReply, SessionConfig
 from worker.lifecycle import on_interrupt
 from workflows.tool_calls import kept_tool_calls
 
 HELP = (
     "Type a message and press Enter. Commands: /history, /status, /regenerate, /close, "
     "/quit (Ctrl-D also quits; the session stays open until it expires). Ctrl-C while a "
-    "reply streams cancels it; a second Ctrl-C quits."
+    "reply streams cancels it; a second Ctrl-C quits. A tool call that needs approval asks "
+    "y (run it) or n [why not]."
 )
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 
@@ -84,10 +85,11 @@ async def stream_reply(
     tenant_id: str,
     user_id: str | None,
     out: TextIO,
+    config: SessionConfig | None = None,
 ) -> ChatReply:
     """Send ``text`` and print the reply as it streams (tool calls on lines of their own),
-    with a spinner until something arrives."""
-    tokens = sessions.stream(session_id, text, tenant_id=tenant_id, user_id=user_id)
+    with a spinner until something arrives; a call waiting for approval is asked inline."""
+    tokens = sessions.stream(session_id, text, tenant_id=tenant_id, user_id=user_id, config=config)
     waiting = spinner("thinking…")
     await waiting.__aenter__()
     spinning, in_reply = True, False
@@ -97,7 +99,12 @@ async def stream_reply(
             if spinning:
                 await waiting.__aexit__(None, None, None)
                 spinning = False
-            if isinstance(item, ToolEvent):
+            if isinstance(item, ApprovalEvent):
+                if item.kind == "approval_required":
+                    await ask_approval(sessions, session_id, item, tenant_id, user_id, out)
+                elif item.request.answered_by != user_id or user_id is None:
+                    out.write(f"  [approval {item.request.tool}: {item.request.state}]\n")
+            elif isinstance(item, ToolEvent):
                 if in_reply:
                     out.write("\n")
                     in_reply = False
@@ -126,6 +133,41 @@ async def stream_reply(
     return reply
 
 
+async def ask_approval(
+    sessions: SessionClient,
+    session_id: str,
+    event: ApprovalEvent,
+    tenant_id: str,
+    user_id: str | None,
+    out: TextIO,
+) -> None:
+    """Ask whether the paused tool call may run: ``y`` approves, ``n [message]`` denies."""
+    request = event.request
+    arguments = json.dumps(request.input, ensure_ascii=False)[:200]
+    out.write(f"  [approval needed: {request.tool} {arguments} ({request.reason})]\n")
+    out.flush()
+    while True:
+        line = await _read_line("approve? (y / n [why not]) ", sys.stdin.isatty())
+        answer = (line or "n").strip()
+        word, _, why = answer.partition(" ")
+        if word.lower() in ("y", "yes", "n", "no"):
+            break
+        out.write("answer y or n\n")
+    try:
+        if word.lower() in ("y", "yes"):
+            await sessions.approve(session_id, request.id, tenant_id=tenant_id, user_id=user_id)
+        else:
+            await sessions.deny(
+                session_id,
+                request.id,
+                message=why.strip() or None,
+                tenant_id=tenant_id,
+                user_id=user_id,
+            )
+    except ConvoflowError as err:  # answered elsewhere first, or timed out
+        out.write(f"  [approval {request.tool}: {err}]\n")
+
+
 async def steered_reply(
     sessions: SessionClient,
     session_id: str,
@@ -133,10 +175,13 @@ async def steered_reply(
     tenant_id: str,
     user_id: str | None,
     out: TextIO,
+    config: SessionConfig | None = None,
 ) -> None:
     """:func:`stream_reply` where Ctrl-C cancels the turn (the partial reply is kept) and
     a second Ctrl-C quits (``KeyboardInterrupt``)."""
-    turn = asyncio.create_task(stream_reply(sessions, session_id, text, tenant_id, user_id, out))
+    turn = asyncio.create_task(
+        stream_reply(sessions, session_id, text, tenant_id, user_id, out, config)
+    )
     cancels: list[asyncio.Task[object]] = []
 
     def interrupted() -> None:
@@ -178,8 +223,10 @@ async def chat_loop(
     tenant_id: str = "default",
     user_id: str | None = None,
     out: TextIO = sys.stdout,
+    config: SessionConfig | None = None,
 ) -> None:
-    """Read messages from stdin and print replies until end of input or ``/quit``."""
+    """Read messages from stdin and print replies until end of input or ``/quit``
+    (``config``: of the session when the first message starts it)."""
     interactive = sys.stdin.isatty()
     if interactive:
         out.write(f"Session {tenant_id}/{session_id}. {HELP}\n")
@@ -209,7 +256,7 @@ async def chat_loop(
             elif text in ("/help", "/?"):
                 out.write(HELP + "\n")
             else:
-                await steered_reply(sessions, session_id, text, tenant_id, user_id, out)
+                await steered_reply(sessions, session_id, text, tenant_id, user_id, out, config)
         except SessionNotFoundError:
             out.write("(no session yet: send a message to open it)\n")
         except ConvoflowError as err:

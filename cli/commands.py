@@ -14,6 +14,7 @@ from cli.parser import (
     _user,
     emit_json,
 )
+from cli.steering import new_session_config
 from client.errors import (
     SessionNotFoundError,
 )
@@ -36,6 +37,7 @@ async def _send(args: argparse.Namespace, sessions: SessionClient, settings: Set
         tenant_id=settings.cli.tenant,
         user_id=_user(settings),
         message_id=args.message_id,
+        config=new_session_config(args),
     )
     if args.json:
         emit_json(reply)
@@ -51,6 +53,7 @@ async def _submit(args: argparse.Namespace, sessions: SessionClient, settings: S
         tenant_id=settings.cli.tenant,
         user_id=_user(settings),
         message_id=args.message_id,
+        config=new_session_config(args),
     )
     if args.json:
         emit_json({"message_id": message_id, "session_id": args.session, "queued": True})
@@ -169,7 +172,13 @@ async def _sessions(args: argparse.Namespace, sessions: SessionClient, settings:
 
 
 async def _chat(args: argparse.Namespace, sessions: SessionClient, settings: Settings) -> int:
-    await chat_loop(sessions, args.session, tenant_id=settings.cli.tenant, user_id=_user(settings))
+    await chat_loop(
+        sessions,
+        args.session,
+        tenant_id=settings.cli.tenant,
+        user_id=_user(settings),
+        config=new_session_config(args),
+    )
     return EXIT_OK
 
 

@@ -40,7 +40,7 @@ from cli.parser import (
     build_parser,
     settings_from,
 )
-from cli.steering import cancel, fork, regenerate
+from cli.steering import approvals, cancel, fork, regenerate
 from client.errors import (
     ConvoflowError,
     MessageRejectedError,
@@ -95,6 +95,7 @@ async def run_command(args: argparse.Namespace) -> int:
             "sessions": _sessions,
             "chat": _chat,
             "cancel": cancel,
+            "approvals": approvals,
             "regenerate": regenerate,
             "fork": fork,
         }

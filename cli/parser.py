@@ -60,6 +60,17 @@ def _agent_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _approval_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--require-approval",
+        dest="require_approval",
+        action="append",
+        default=[],
+        metavar="TOOL",
+        help="a new session asks before every call of TOOL (repeatable; adds to the agent's)",
+    )
+
+
 def _agents_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--agents",
@@ -142,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     send.add_argument("--message-id", help="idempotency key (repeat it to retry safely)")
     _agent_option(send)
+    _approval_option(send)
     send.add_argument("text", help="the message")
 
     submit = commands.add_parser(
@@ -149,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     submit.add_argument("--message-id", help="idempotency key")
     _agent_option(submit)
+    _approval_option(submit)
     submit.add_argument("text", help="the message")
 
     history = commands.add_parser(
@@ -187,6 +200,20 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[conn, _session_options()],
         help="run the last message again, print the new reply",
     )
+    approvals = commands.add_parser("approvals", help="tool calls waiting for approval")
+    approval_commands = approvals.add_subparsers(dest="approvals_command", required=True)
+    approval_commands.add_parser(
+        "list", parents=[conn, _session_options()], help="the running turn's requests"
+    )
+    approve = approval_commands.add_parser(
+        "approve", parents=[conn, _session_options()], help="let a pending tool call run"
+    )
+    approve.add_argument("request_id", metavar="ID", help="the request (from approvals list)")
+    deny = approval_commands.add_parser(
+        "deny", parents=[conn, _session_options()], help="refuse a pending tool call"
+    )
+    deny.add_argument("request_id", metavar="ID", help="the request (from approvals list)")
+    deny.add_argument("--message", help="what the model is told (why not)")
     fork = commands.add_parser(
         "fork", parents=[conn, _session_options()], help="start a new session from this one"
     )
@@ -203,6 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
         "chat", parents=[conn, _session_options(with_json=False)], help="interactive chat"
     )
     _agent_option(chat)
+    _approval_option(chat)
 
     replay = commands.add_parser(
         "replay", parents=[conn], help="replay histories against the current code"

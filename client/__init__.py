@@ -8,9 +8,10 @@ from client.errors import (
 )
 from client.listing import SessionInfo
 from client.session_client import SessionClient, Turn
-from client.streaming import Delta, StreamRestart, ToolEvent, TurnEvent
+from client.streaming import ApprovalEvent, Delta, StreamRestart, ToolEvent, TurnEvent
 
 __all__ = [
+    "ApprovalEvent",
     "ConvoflowError",
     "Delta",
     "MessageRejectedError",

@@ -39,6 +39,7 @@ CLIENT_ERRORS: dict[Refusal, type[ConvoflowError]] = {
     Refusal.NOTHING_TO_REGENERATE: MessageRejectedError,
     Refusal.SESSION_EXISTS: MessageRejectedError,
     Refusal.UNKNOWN_AGENT: MessageRejectedError,
+    Refusal.UNKNOWN_APPROVAL: MessageRejectedError,
 }
 """The exception a client raises for every refusal kind."""
 

@@ -1,4 +1,5 @@
-"""Steering from the Python client: cancel the running turn, regenerate, fork.
+"""Steering from the Python client: approve or deny tool calls, cancel the running turn,
+regenerate, fork.
 
 Mixed into :class:`client.session_client.SessionClient`; every call names the caller
 (``user_id``) and the session refuses anyone but its owner with "no such session".
@@ -6,6 +7,7 @@ Mixed into :class:`client.session_client.SessionClient`; every call names the ca
 
 from typing import TypeVar
 
+from pydantic import BaseModel
 from temporalio.client import (
     Client,
     WorkflowUpdateFailedError,
@@ -29,18 +31,59 @@ from models import (
     session_workflow_id,
     validate_id,
 )
+from models.approvals import ANSWER_APPROVAL, ApprovalAnswer, ApprovalRequest
 from models.settings import Settings
 from models.steering import CANCEL_TURN, REGENERATE, CancelResult, ForkResult, SteerRequest
 from workflows.session import SessionWorkflow
 
-R = TypeVar("R", CancelResult, ChatReply)
+R = TypeVar("R", CancelResult, ChatReply, ApprovalRequest)
 
 
 class SteeringClient(ReadingClient):
-    """``cancel``, ``regenerate`` and ``fork`` of :class:`SessionClient`."""
+    """``approvals``, ``approve``, ``deny``, ``cancel``, ``regenerate`` and ``fork`` of
+    :class:`SessionClient`."""
 
     temporal: Client
     settings: Settings
+
+    async def approvals(
+        self, session_id: str, *, tenant_id: str = "default", user_id: str | None = None
+    ) -> list[ApprovalRequest]:
+        """The running turn's approval requests, pending ones first (empty when none)."""
+        handle = self.handle(session_id, tenant_id)
+        return await self._query(handle.query(SessionWorkflow.approvals, user_id))
+
+    async def approve(
+        self,
+        session_id: str,
+        request_id: str,
+        *,
+        tenant_id: str = "default",
+        user_id: str | None = None,
+    ) -> ApprovalRequest:
+        """Let the pending tool call ``request_id`` run; the answered request comes back.
+
+        Refused with ``UnknownApproval`` for an id that is not pending (never asked, or
+        answered already), and with "no such session" for anyone but the owner.
+        """
+        answer = ApprovalAnswer(request_id=request_id, approved=True, user_id=user_id)
+        return await self._steer(ANSWER_APPROVAL, session_id, tenant_id, answer, ApprovalRequest)
+
+    async def deny(
+        self,
+        session_id: str,
+        request_id: str,
+        *,
+        message: str | None = None,
+        tenant_id: str = "default",
+        user_id: str | None = None,
+    ) -> ApprovalRequest:
+        """Refuse the pending tool call ``request_id``; the model reads ``message`` (if any)
+        as the call's result and the turn goes on."""
+        answer = ApprovalAnswer(
+            request_id=request_id, approved=False, message=message, user_id=user_id
+        )
+        return await self._steer(ANSWER_APPROVAL, session_id, tenant_id, answer, ApprovalRequest)
 
     async def cancel(
         self, session_id: str, *, tenant_id: str = "default", user_id: str | None = None
@@ -50,24 +93,25 @@ class SteeringClient(ReadingClient):
         ``status`` is ``cancelled`` (``reply`` holds the partial text, ``stop_reason``
         ``cancelled``), ``finished`` (the turn ended first) or ``idle`` (nothing ran).
         """
-        return await self._steer(CANCEL_TURN, session_id, tenant_id, user_id, CancelResult)
+        request = SteerRequest(user_id=user_id)
+        return await self._steer(CANCEL_TURN, session_id, tenant_id, request, CancelResult)
 
     async def regenerate(
         self, session_id: str, *, tenant_id: str = "default", user_id: str | None = None
     ) -> ChatReply:
         """Run the last user message again and return the new reply (the previous one stays
         in the history as an alternative). Refused while a turn runs (``SessionBusy``)."""
-        return await self._steer(REGENERATE, session_id, tenant_id, user_id, ChatReply)
+        request = SteerRequest(user_id=user_id)
+        return await self._steer(REGENERATE, session_id, tenant_id, request, ChatReply)
 
     async def _steer(
         self,
         name: str,
         session_id: str,
         tenant_id: str,
-        user_id: str | None,
+        request: BaseModel,
         result_type: type[R],
     ) -> R:
-        request = SteerRequest(user_id=user_id)
         try:
             result: R = await self.handle(session_id, tenant_id).execute_update(
                 name, request, result_type=result_type

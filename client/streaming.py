@@ -5,7 +5,8 @@ The update's result is authoritative. Deltas come from the turn's topic
 is surfaced as :class:`StreamRestart`. If the stream falls behind or was truncated, the
 missing tail is filled in from the reply, so the deltas always join to the reply. Tool calls
 of the turn come as :class:`ToolEvent` items (text the model wrote before calling a tool is
-not part of the reply: a :class:`StreamRestart` drops it).
+not part of the reply: a :class:`StreamRestart` drops it), and a call waiting for a person's
+approval as :class:`ApprovalEvent` items (``approval_required``, then ``approval_answered``).
 """
 
 import asyncio
@@ -19,7 +20,15 @@ from temporalio.client import Client
 from temporalio.contrib.workflow_streams import WorkflowStreamClient
 
 from models import ChatReply
-from models.stream import TOOL_END, TOOL_START, TURN_END, turn_topic
+from models.approvals import ApprovalRequest
+from models.stream import (
+    APPROVAL_ANSWERED,
+    APPROVAL_REQUIRED,
+    TOOL_END,
+    TOOL_START,
+    TURN_END,
+    turn_topic,
+)
 
 # After the reply is known, how long to wait for the stream's tail before filling it in.
 TAIL_GRACE_SECONDS = 2.0
@@ -61,8 +70,35 @@ class ToolEvent:
     result: str | None = None
 
 
-TurnEvent = Delta | StreamRestart | ToolEvent | ChatReply
+@dataclass(frozen=True)
+class ApprovalEvent:
+    """A tool call of the turn waits for approval (``kind="approval_required"``) or was
+    answered (``kind="approval_answered"``: ``request.state`` says how)."""
+
+    kind: Literal["approval_required", "approval_answered"]
+    request: ApprovalRequest
+    offset: int
+
+
+TurnEvent = Delta | StreamRestart | ToolEvent | ApprovalEvent | ChatReply
 """What following a streamed turn yields."""
+
+
+def approval_event(event: Any, offset: int) -> ApprovalEvent | None:
+    """The :class:`ApprovalEvent` a stream item is, if it is one."""
+    if not isinstance(event, dict):
+        return None
+    for key, kind in (
+        (APPROVAL_REQUIRED, "approval_required"),
+        (APPROVAL_ANSWERED, "approval_answered"),
+    ):
+        fields = event.get(key)
+        if isinstance(fields, dict):
+            request = ApprovalRequest.model_validate(fields)
+            if kind == "approval_required":
+                return ApprovalEvent("approval_required", request, offset)
+            return ApprovalEvent("approval_answered", request, offset)
+    return None
 
 
 def tool_event(event: Any, offset: int) -> ToolEvent | None:
@@ -141,6 +177,11 @@ async def follow_turn(
             last_offset = max(last_offset, item.offset)
             if isinstance(event, dict) and TURN_END in event:
                 break
+            approval = approval_event(event, item.offset)
+            if approval is not None:
+                if not replayed:
+                    yield approval
+                continue
             tool = tool_event(event, item.offset)
             if tool is not None:
                 if text:  # words before a tool call are not the reply

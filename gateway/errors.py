@@ -55,6 +55,7 @@ HTTP_STATUS: dict[Refusal, int] = {
     Refusal.NOTHING_TO_REGENERATE: 409,
     Refusal.SESSION_EXISTS: 409,
     Refusal.UNKNOWN_AGENT: 400,
+    Refusal.UNKNOWN_APPROVAL: 404,
 }
 """The HTTP status of every refusal kind (the body's ``code`` is the kind itself)."""
 

@@ -7,6 +7,8 @@ ID_PATTERN = r"^[A-Za-z0-9._-]{0,127}[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$"
 """1-128 characters from A-Z a-z 0-9 . _ - (with ``max_length``), at least one not a dot."""
 AGENT_NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 """Agent and tool names (what Bedrock and OpenAI accept as tool names)."""
+TOOL_NAME_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
+"""A tool's name as a session may name it (MCP servers' tools included)."""
 _ID_RE = re.compile(ID_PATTERN)
 WORKFLOW_ID_PREFIX = "convoflow"
 

@@ -34,6 +34,9 @@ class Refusal(StrEnum):
     UNKNOWN_AGENT = "UnknownAgent"
     """The session names an agent its worker does not define (or the gateway does not allow);
     a new session refused this way ends at once."""
+    UNKNOWN_APPROVAL = "UnknownApproval"
+    """An approval answer named a request the session is not waiting on (never asked, or
+    already answered)."""
 
     @property
     def transient(self) -> bool:

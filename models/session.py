@@ -1,13 +1,14 @@
 """Session configuration, workflow input, carried state, status and summary."""
 
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from temporalio.contrib.workflow_streams import WorkflowStreamState
 
+from models.approvals import ApprovalRequest
 from models.chat import ChatMessage, TokenUsage
-from models.ids import AGENT_NAME_PATTERN, ID_MAX_LENGTH, ID_PATTERN
+from models.ids import AGENT_NAME_PATTERN, ID_MAX_LENGTH, ID_PATTERN, TOOL_NAME_PATTERN
 from models.limits import check_free_json
 from models.stream import StreamMark
 from models.summary import ConversationSummary
@@ -15,7 +16,9 @@ from models.summary import ConversationSummary
 WORKER_MODEL = "worker"
 """A session that names no model runs on its worker's default provider (``CONVOFLOW_MODEL``)."""
 
-SessionStatusName = Literal["active", "processing", "closing", "expired", "closed"]
+SessionStatusName = Literal[
+    "active", "processing", "waiting_for_approval", "closing", "expired", "closed"
+]
 
 
 class SessionConfig(BaseModel):
@@ -86,6 +89,16 @@ class SessionConfig(BaseModel):
     context_summary: bool = Field(
         True, description="Summarise what leaves the context and pin it in the system prompt"
     )
+    # Steering (issue 13): tools whose calls wait for a person's approval.
+    require_approval: list[Annotated[str, Field(pattern=TOOL_NAME_PATTERN)]] = Field(
+        default_factory=list,
+        max_length=100,
+        description="Tools whose calls need approval, besides the agent's own (never fewer)",
+    )
+    approval_timeout: timedelta = Field(
+        timedelta(hours=1),
+        description="A pending approval is denied when nobody answers within this",
+    )
 
     @model_validator(mode="after")
     def _check_durations(self) -> "SessionConfig":
@@ -97,6 +110,8 @@ class SessionConfig(BaseModel):
             raise ValueError("record_delay must not be negative")
         if self.model_timeout <= timedelta(0):
             raise ValueError("model_timeout must be positive")
+        if not timedelta(seconds=1) <= self.approval_timeout <= timedelta(days=30):
+            raise ValueError("approval_timeout must be between 1 second and 30 days")
         return self
 
 
@@ -176,6 +191,9 @@ class SessionStatus(BaseModel):
     summary: ConversationSummary | None = Field(None, description="The running summary")
     model: str | None = Field(None, description="The model provider the session runs on")
     agent: str | None = Field(None, description="The session's agent")
+    approvals: list[ApprovalRequest] = Field(
+        default_factory=list, description="Tool calls waiting for approval"
+    )
 
 
 class SessionSummary(BaseModel):

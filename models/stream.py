@@ -9,6 +9,10 @@ A turn whose agent calls tools has one model round per call batch; the workflow 
 ``{"toolStart": {"toolUseId", "name", "input"}}`` before each call runs and
 ``{"toolEnd": {"toolUseId", "name", "status", "result"}}`` (result cut short) after it, and
 the next round starts again at ``messageStart``. Only the last round's text is the reply.
+
+A call that needs a person's approval publishes ``{"approvalRequired": <ApprovalRequest>}``
+when the turn pauses for it, and ``{"approvalAnswered": <ApprovalRequest>}`` once it is
+answered (approved, denied or timed out); the turn then goes on.
 """
 
 from datetime import datetime
@@ -18,6 +22,8 @@ from pydantic import BaseModel
 TURN_END = "turnEnd"
 TOOL_START = "toolStart"
 TOOL_END = "toolEnd"
+APPROVAL_REQUIRED = "approvalRequired"
+APPROVAL_ANSWERED = "approvalAnswered"
 
 
 def turn_topic(message_id: str) -> str:

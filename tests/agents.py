@@ -11,7 +11,9 @@ import json
 import os
 import socket
 import sys
+from collections.abc import Mapping
 from datetime import timedelta
+from typing import Any
 
 from temporalio import activity
 from temporalio.common import RetryPolicy
@@ -147,4 +149,30 @@ MCP_HTTP = AgentDefinition(
     name="mcp-http",
     tools=[echo_args],
     mcp_servers=[http_server("tests-http", f"http://127.0.0.1:{MCP_HTTP_PORT}/mcp")],
+)
+
+
+def _big_repeats(tool: str, arguments: Mapping[str, Any]) -> str | None:
+    """An approval policy: repeating more than three times needs a person."""
+    if tool == "echo_args" and int(arguments.get("times", 1) or 1) > 3:
+        return "repeating more than three times"
+    return None
+
+
+GUARDED = AgentDefinition(
+    name="guarded",
+    tools=[
+        echo_args,
+        whoami,
+        ToolDefinition(
+            slow_step,
+            start_to_close_timeout=timedelta(seconds=60),
+            heartbeat_timeout=timedelta(seconds=2),
+        ),
+    ],
+    require_approval=["echo_args"],
+)
+"""``echo_args`` waits for approval; the session may add ``whoami`` or ``slow_step``."""
+GUARDED_BY_POLICY = AgentDefinition(
+    name="guarded-policy", tools=[echo_args], require_approval=_big_repeats
 )

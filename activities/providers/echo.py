@@ -5,8 +5,10 @@ crash drills and the zero-latency benchmark exercise the full model path.
 
 Tool mode, for tests and demos: a message made of lines ``/tool NAME {json}`` makes echo
 call those tools, one per model round, each a real Strands ``toolUse`` (input ``{}`` when no
-JSON is given); once every result is back it answers ``echo: <tool result text>`` (several
-results joined by `` | ``). A message not starting with ``/tool `` is echoed as always.
+JSON is given); a line ending in `` &`` asks for its call in the same round as the next
+line's (several ``toolUse`` blocks in one reply, as real models do). Once every result is
+back it answers ``echo: <tool result text>`` (several results joined by `` | ``). A message
+not starting with ``/tool `` is echoed as always.
 """
 
 import asyncio
@@ -23,6 +25,7 @@ from activities.providers.base import ConfiguredModel
 
 ECHO_PREFIX = "echo: "
 TOOL_COMMAND = "/tool "
+SAME_ROUND = " &"
 RESULT_SEPARATOR = " | "
 
 
@@ -56,20 +59,41 @@ def _word_count(messages: Messages) -> int:
 def tool_commands(text: str) -> list[tuple[str, Any]] | str:
     """The ``(name, input)`` of each ``/tool NAME {json}`` line of ``text``, or why the
     lines cannot be read (the JSON is not an object)."""
-    commands: list[tuple[str, Any]] = []
+    rounds = tool_rounds(text)
+    return rounds if isinstance(rounds, str) else [call for batch in rounds for call in batch]
+
+
+def tool_rounds(text: str) -> list[list[tuple[str, Any]]] | str:
+    """The calls of ``text`` by model round: a line ending in `` &`` shares the next one's."""
+    rounds: list[list[tuple[str, Any]]] = []
+    joined = False
     for line in text.splitlines():
         line = line.strip()
         if not line:
             continue
         if not line.startswith(TOOL_COMMAND):
             return f"not a tool command: {line[:80]!r}"
-        name, _, raw = line[len(TOOL_COMMAND) :].strip().partition(" ")
-        try:
-            arguments = json.loads(raw) if raw.strip() else {}
-        except json.JSONDecodeError as err:
-            return f"tool input for {name!r} is not JSON: {err.msg}"
-        commands.append((name, arguments))
-    return commands
+        same = line.endswith(SAME_ROUND)
+        if same:
+            line = line[: -len(SAME_ROUND)]
+        command = _tool_command(line)
+        if isinstance(command, str):
+            return command
+        if joined:
+            rounds[-1].append(command)
+        else:
+            rounds.append([command])
+        joined = same
+    return rounds
+
+
+def _tool_command(line: str) -> tuple[str, Any] | str:
+    name, _, raw = line[len(TOOL_COMMAND) :].strip().partition(" ")
+    try:
+        arguments = json.loads(raw) if raw.strip() else {}
+    except json.JSONDecodeError as err:
+        return f"tool input for {name!r} is not JSON: {err.msg}"
+    return name, arguments
 
 
 def _turn_messages(messages: Messages) -> tuple[str, list[Mapping[str, Any]]]:
@@ -100,9 +124,19 @@ def _result_text(result: Mapping[str, Any]) -> str:
     return "".join(parts)
 
 
-def tool_use_id(messages: Messages, name: str, arguments: Any) -> str:
+def _next_round(rounds: list[list[tuple[str, Any]]], answered: int) -> list[tuple[str, Any]] | None:
+    """The calls still to ask for once ``answered`` results are back (None: all are)."""
+    for batch in rounds:
+        if answered < len(batch):
+            return batch[answered:]
+        answered -= len(batch)
+    return None
+
+
+def tool_use_id(messages: Messages, name: str, arguments: Any, index: int = 0) -> str:
     """A deterministic id: the same conversation asks for the same call with the same id."""
-    seed = json.dumps([len(messages), name, arguments], sort_keys=True, default=str)
+    parts: list[Any] = [len(messages), name, arguments] + ([index] if index else [])
+    seed = json.dumps(parts, sort_keys=True, default=str)
     return "tooluse_" + hashlib.sha256(seed.encode()).hexdigest()[:20]
 
 
@@ -125,12 +159,11 @@ class EchoModel(ConfiguredModel):
         prompt = last_user_text(messages)
         turn_prompt, results = _turn_messages(messages)
         if turn_prompt.startswith(TOOL_COMMAND):
-            commands = tool_commands(turn_prompt)
-            if isinstance(commands, str):
-                prompt = commands
-            elif len(results) < len(commands):
-                name, arguments = commands[len(results)]
-                async for event in self._tool_use(messages, name, arguments, system_prompt):
+            rounds = tool_rounds(turn_prompt)
+            if isinstance(rounds, str):
+                prompt = rounds
+            elif (batch := _next_round(rounds, len(results))) is not None:
+                async for event in self._tool_use(messages, batch, system_prompt):
                     yield event
                 return
             else:
@@ -157,14 +190,15 @@ class EchoModel(ConfiguredModel):
         }
 
     async def _tool_use(
-        self, messages: Messages, name: str, arguments: Any, system_prompt: str | None
+        self, messages: Messages, batch: list[tuple[str, Any]], system_prompt: str | None
     ) -> AsyncIterable[StreamEvent]:
-        """Ask for one tool call, as a provider streams it."""
-        use_id = tool_use_id(messages, name, arguments)
+        """Ask for one round's tool calls, as a provider streams them."""
         yield {"messageStart": {"role": "assistant"}}
-        yield {"contentBlockStart": {"start": {"toolUse": {"toolUseId": use_id, "name": name}}}}
-        yield {"contentBlockDelta": {"delta": {"toolUse": {"input": json.dumps(arguments)}}}}
-        yield {"contentBlockStop": {}}
+        for index, (name, arguments) in enumerate(batch):
+            use_id = tool_use_id(messages, name, arguments, index)
+            yield {"contentBlockStart": {"start": {"toolUse": {"toolUseId": use_id, "name": name}}}}
+            yield {"contentBlockDelta": {"delta": {"toolUse": {"input": json.dumps(arguments)}}}}
+            yield {"contentBlockStop": {}}
         yield {"messageStop": {"stopReason": "tool_use"}}
         input_tokens = _word_count(messages) + len((system_prompt or "").split())
         yield {

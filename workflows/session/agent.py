@@ -32,6 +32,7 @@ from models.stream import TOOL_END, TOOL_START, turn_topic
 from models.tools import ToolContext
 from worker._compat import ToolResultEvent
 from workflows.inbound import describe_validation_error
+from workflows.session.approvals import Approvals
 from workflows.session.options import AGENTS_PATCH, LOCAL_ACTIVITY_ERRORS, root_message
 from workflows.session.view import SessionView
 from workflows.stream import SessionStream
@@ -155,9 +156,16 @@ class SessionTool(AgentTool):
 class SessionAgent:
     """What the session's agent definition means for each turn."""
 
-    def __init__(self, session: SessionInput, view: SessionView, stream: SessionStream) -> None:
+    def __init__(
+        self,
+        session: SessionInput,
+        view: SessionView,
+        stream: SessionStream,
+        approvals: Approvals,
+    ) -> None:
         """Look the agent up (it may be missing: see :meth:`refusal`)."""
         self._session = session
+        self.approvals = approvals
         self._view = view
         self._stream = stream
         self.definition: AgentDefinition | None = registry.get(session.config.agent)
@@ -223,11 +231,18 @@ class SessionAgent:
             self._tools = [*(SessionTool(t, self) for t in definition.tool_definitions), *mcp]
         # One call after the other, in the turn's own task: a cancel of the turn then
         # reaches the running tool's activity directly, and calls run in a fixed order.
-        return {"tools": list(self._tools), "tool_executor": SequentialToolExecutor()}
+        options: dict[str, Any] = {
+            "tools": list(self._tools),
+            "tool_executor": SequentialToolExecutor(),
+        }
+        if (approval := self.approvals.intervention(definition)) is not None:
+            options["interventions"] = [approval]
+        return options
 
     def begin(self, agent: TemporalAgent, message: ChatMessage) -> None:
         """Watch ``agent``'s tool calls for the turn answering ``message``."""
         self._message, self._calls, self._running = message, 0, {}
+        self.approvals.begin(message)
         if self._tools:
             agent.hooks.add_callback(BeforeToolCallEvent, self._before_tool)
             agent.hooks.add_callback(AfterToolCallEvent, self._after_tool)
@@ -236,6 +251,7 @@ class SessionAgent:
     def end(self) -> None:
         """The turn is over (answered, failed or cancelled): forget its calls."""
         set_scheduling(None)
+        self.approvals.end()
         self._message, self._running = None, {}
 
     def finish(self, new_messages: list[Any]) -> dict[str, Any]:
@@ -266,6 +282,8 @@ class SessionAgent:
     def _before_tool(self, event: BeforeToolCallEvent) -> None:
         use = event.tool_use
         use_id, name = str(use.get("toolUseId", "")), str(use.get("name", ""))
+        if self.approvals.waiting(use_id):
+            return  # the turn pauses before this call; it comes here again once answered
         self._calls += 1
         self._publish(
             TOOL_START, toolUseId=use_id, name=name, input=bounded_input(use.get("input"))
@@ -283,6 +301,8 @@ class SessionAgent:
         set_scheduling(None)
         use_id = str(event.tool_use.get("toolUseId", ""))
         name = self._running.pop(use_id, str(event.tool_use.get("name", "")))
+        if (denied := self.approvals.denial(use_id)) is not None:
+            event.result = {"toolUseId": use_id, "status": "error", "content": [{"text": denied}]}
         result = event.result
         self._publish(
             TOOL_END,

@@ -26,6 +26,8 @@ SUMMARY_PATCH = "running-summary"
 session that comes back reads the summary it was archived with (a local activity)."""
 AGENTS_PATCH = "agents"
 """A session whose agent has tools or MCP servers gives them to the model."""
+APPROVALS_PATCH = "approvals"
+"""Tool calls the agent or session marks wait for a person's approval (HumanInTheLoop)."""
 
 CANCELLED = "cancelled"
 """The reason a session cancelled from Temporal ends with."""

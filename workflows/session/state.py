@@ -7,6 +7,7 @@ from datetime import datetime
 from opentelemetry.context import Context
 
 from models import ChatMessage, ChatReply, SessionStatusName
+from models.approvals import ApprovalRequest
 
 Outcome = ChatReply | str
 """How a turn ended: the reply, or why it failed."""
@@ -31,6 +32,8 @@ class RunState:
     """``next_seq`` at the last search-attribute upsert (upsert only when it moved)."""
     traces: dict[str, Context] = field(default_factory=dict)
     """Trace context of each queued message's request (``workflows.session.tracing``)."""
+    approvals: dict[str, ApprovalRequest] = field(default_factory=dict)
+    """The running turn's approval requests by id (``workflows.session.approvals``)."""
 
     @property
     def ending(self) -> bool:

@@ -101,6 +101,11 @@ async def call_model(
         # The model activity checks the budget again with the provider's own tokenizer.
         state = {BUDGET_KEY: budget}
         result = await agent.invoke_async(context.prompt["content"], invocation_state=state)
+        while result.stop_reason == "interrupt" and result.interrupts:
+            # Paused for approval: wait for the answers, then Strands goes on from the call.
+            defined.approvals.ask_ahead(agent.messages)
+            answers = await defined.approvals.answers(list(result.interrupts))
+            result = await agent.invoke_async(answers, invocation_state=state)
         answer, stop_reason = result.message, str(result.stop_reason)
     except MaxTokensReachedException:
         # A reply cut off at the length limit is still a reply: keep it, flagged.

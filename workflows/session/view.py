@@ -1,5 +1,6 @@
 """What operators and clients see of a session: status, current details, search attributes."""
 
+import json
 from datetime import datetime
 from typing import Any, Literal
 
@@ -100,6 +101,7 @@ class SessionView:
             summary=state.summary,
             model=session.config.model,
             agent=session.config.agent,
+            approvals=[r for r in run.approvals.values() if r.state == "pending"],
         )
 
     def summary(self, status: Literal["expired", "closed"], reason: str) -> SessionSummary:
@@ -130,8 +132,14 @@ class SessionView:
                 f"{state.issue_count}, last at {state.last_issue_at.isoformat()}: "
                 f"{_preview(latest)}"
             )
+        waiting = "".join(
+            f"- approval {r.id}: {r.tool} {_preview(json.dumps(r.input, sort_keys=True))}"
+            f" (until {r.deadline.isoformat()})\n"
+            for r in run.approvals.values()
+            if r.state == "pending"
+        )
         workflow.set_current_details(
-            f"**{run.status}**: {run.step}\n\n"
+            f"**{run.status}**: {run.step}\n\n{waiting}"
             f"- messages: {state.next_seq} ({len(state.messages)} kept), turns: {state.turns}\n"
             f"- queued: {len(state.pending)}\n"
             f"- issues: {issues}\n"

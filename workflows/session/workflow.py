@@ -27,6 +27,7 @@ from models import (
 from workflows.inbound import SUBMIT_MESSAGE, InvalidMessageError, decode_raw
 from workflows.metrics import record_turn
 from workflows.session.agent import SessionAgent
+from workflows.session.approvals import ApprovalHandlers, Approvals
 from workflows.session.extraction import Extractor
 from workflows.session.inbox import Accepted, Admission, Duplicate, Inbox, Refused
 from workflows.session.options import (
@@ -59,7 +60,7 @@ from workflows.window import trim_to_count
 # memory of each cached session (docs/BENCHMARKS.md). Determinism is kept by construction
 # (time, randomness and I/O only through ``workflow.*``) and checked by the replay tests.
 @workflow.defn(name="SessionWorkflow", sandboxed=False)
-class SessionWorkflow(SteeringHandlers):
+class SessionWorkflow(SteeringHandlers, ApprovalHandlers):
     """A chat session: inbox -> model turn -> reply -> record -> trim -> timers."""
 
     @workflow.init
@@ -82,7 +83,8 @@ class SessionWorkflow(SteeringHandlers):
             self._inbox.session_ref,
             self._extractor.start,
         )
-        self._agent = SessionAgent(input, self._view, self._stream)
+        self._approvals = Approvals(input, self._run, self._view, self._stream)
+        self._agent = SessionAgent(input, self._view, self._stream, self._approvals)
         self._steering = Steering(self._state, input, self._run, self._inbox, self._agent)
         self._tasks: list[asyncio.Task[None]] = []
 
