@@ -11,10 +11,14 @@ same code deploys to AgentCore Runtime and runs locally (``convoflow gateway``, 
   as the reply is produced (``{"type": "restart"}`` if a retried model attempt starts over:
   drop the text so far), ``{"type": "tool_start", "tool_use_id", "name", "input"}`` and
   ``{"type": "tool_end", "tool_use_id", "name", "status", "result"}`` around each tool call
-  of the agent, then ``{"type": "done", "reply": ..., "message_id": ...}`` or
+  of the agent, ``{"type": "approval_required", "request": {...}}`` when a call waits for
+  approval (answered with ``POST /sessions/{id}/approvals/{request_id}``) and
+  ``{"type": "approval_answered", "request": {...}}``, then ``{"type": "done", "reply": ...,
+  "message_id": ...}`` or
   ``{"type": "error", "code": ..., "message": ...}``.
 - ``GET /ping``: ``Healthy``, or ``HealthyBusy`` while turns are in progress.
 - ``GET /sessions/{id}/history[?limit=N]`` and ``GET /sessions/{id}/status`` for UIs;
+  ``GET /sessions/{id}/approvals``, ``POST /sessions/{id}/approvals/{request_id}`` and
   ``POST /sessions/{id}/cancel|regenerate|fork`` to steer (:mod:`gateway.steering`).
 
 Who is calling comes only from a verified bearer token (:mod:`gateway.auth`): its tenant
@@ -45,7 +49,7 @@ from client.errors import (
     SessionNotFoundError,
 )
 from client.session_client import SessionClient
-from client.streaming import StreamRestart, ToolEvent, TurnEvent
+from client.streaming import ApprovalEvent, StreamRestart, ToolEvent, TurnEvent
 from gateway.auth import AuthError, Principal, TokenVerifier, bearer_token, verifier_from_settings
 from gateway.errors import GatewayError, error_for
 from gateway.limits import RateLimiter, TurnGate, retry_after_header
@@ -190,6 +194,8 @@ def _event(item: TurnEvent) -> dict[str, Any]:
         if item.kind == "start":
             return {"type": "tool_start", **fields, "input": item.input}
         return {"type": "tool_end", **fields, "status": item.status, "result": item.result}
+    if isinstance(item, ApprovalEvent):
+        return {"type": item.kind, "request": item.request.model_dump(mode="json")}
     return {"type": "delta", "text": str(item)}
 
 

@@ -1,5 +1,10 @@
-"""Steering routes of the gateway: cancel the running turn, regenerate, fork.
+"""Steering routes of the gateway: approvals, cancel the running turn, regenerate, fork.
 
+- ``GET /sessions/{id}/approvals``: ``{"session_id", "approvals": [ApprovalRequest]}``, the
+  running turn's requests (pending first).
+- ``POST /sessions/{id}/approvals/{request_id}`` with ``{"approved": BOOL, "message": "..."}``
+  (the message tells the model why not): the answered ``ApprovalRequest``; 404
+  ``UnknownApproval`` for a request that does not wait (never asked, or answered already).
 - ``POST /sessions/{id}/cancel``: the ``CancelResult`` (``status`` cancelled, finished or
   idle; ``reply`` the partial reply).
 - ``POST /sessions/{id}/regenerate``: the new ``ChatReply``.
@@ -10,22 +15,26 @@ with "no such session" (404). Bodies are small and strict; nothing is written on
 """
 
 import json
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from pydantic_core import to_jsonable_python
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from gateway.auth import Principal
 from gateway.errors import GatewayError, error_for
 from models import validate_id
+from models.approvals import MAX_DENY_MESSAGE_CHARS
 
 if TYPE_CHECKING:
     from bedrock_agentcore.runtime import BedrockAgentCoreApp
 
     from gateway.app import Gateway
 
-MAX_STEER_BODY = 1024
+MAX_STEER_BODY = 4096
 FORK_FIELDS = {"at", "to"}
+ANSWER_FIELDS = {"approved", "message"}
 
 
 async def _json_body(request: Request) -> Any:
@@ -54,43 +63,82 @@ def parse_fork(payload: Any) -> tuple[int, str]:
     return at, validate_id("session id", to)
 
 
+def parse_answer(payload: Any) -> tuple[bool, str | None]:
+    """``{"approved": BOOL, "message": "..."}`` -> (approved, message), or a 400."""
+    if not isinstance(payload, dict) or "approved" not in payload or set(payload) - ANSWER_FIELDS:
+        raise GatewayError(
+            400, "InvalidRequest", 'body must be {"approved": true|false, "message": "..."}'
+        )
+    approved, message = payload["approved"], payload.get("message")
+    if not isinstance(approved, bool):
+        raise GatewayError(400, "InvalidRequest", '"approved" must be true or false')
+    if message is not None and (
+        not isinstance(message, str) or len(message) > MAX_DENY_MESSAGE_CHARS
+    ):
+        raise GatewayError(
+            400, "InvalidRequest", f'"message" must be text of at most {MAX_DENY_MESSAGE_CHARS}'
+        )
+    return approved, message
+
+
+Action = Callable[[Request, str, Principal], Awaitable[tuple[Any, int]]]
+
+
+def _route(gateway: "Gateway", action: Action) -> Callable[[Request], Awaitable[Response]]:
+    """A steering route: the session id checked, the caller from the token, errors in words."""
+
+    async def route(request: Request) -> Response:
+        principal: Principal = request.state.principal
+        try:
+            session_id = validate_id("session id", request.path_params["session_id"])
+            result, status = await action(request, session_id, principal)
+        except Exception as err:
+            return error_for(err).response()
+        return JSONResponse(to_jsonable_python(result), status_code=status)
+
+    return route
+
+
 def mount_steering(app: "BedrockAgentCoreApp", gateway: "Gateway") -> None:
     """Add the steering routes to the gateway app."""
+    client = gateway.client
 
-    async def cancel(request: Request) -> Response:
-        principal: Principal = request.state.principal
-        try:
-            session_id = validate_id("session id", request.path_params["session_id"])
-            result = await gateway.client.cancel(
-                session_id, tenant_id=principal.tenant_id, user_id=principal.user_id
+    async def cancel(request: Request, session_id: str, who: Principal) -> tuple[Any, int]:
+        return await client.cancel(session_id, tenant_id=who.tenant_id, user_id=who.user_id), 200
+
+    async def regenerate(request: Request, session_id: str, who: Principal) -> tuple[Any, int]:
+        reply = await client.regenerate(session_id, tenant_id=who.tenant_id, user_id=who.user_id)
+        return reply, 200
+
+    async def fork(request: Request, session_id: str, who: Principal) -> tuple[Any, int]:
+        at, to = parse_fork(await _json_body(request))
+        result = await client.fork(session_id, at, to, tenant_id=who.tenant_id, user_id=who.user_id)
+        return result, 201
+
+    async def approvals(request: Request, session_id: str, who: Principal) -> tuple[Any, int]:
+        listed = await client.approvals(session_id, tenant_id=who.tenant_id, user_id=who.user_id)
+        return {"session_id": session_id, "approvals": listed}, 200
+
+    async def answer(request: Request, session_id: str, who: Principal) -> tuple[Any, int]:
+        request_id = validate_id("approval request id", request.path_params["request_id"])
+        approved, message = parse_answer(await _json_body(request))
+        if approved:
+            done = await client.approve(
+                session_id, request_id, tenant_id=who.tenant_id, user_id=who.user_id
             )
-        except Exception as err:
-            return error_for(err).response()
-        return JSONResponse(result.model_dump(mode="json"))
-
-    async def regenerate(request: Request) -> Response:
-        principal: Principal = request.state.principal
-        try:
-            session_id = validate_id("session id", request.path_params["session_id"])
-            reply = await gateway.client.regenerate(
-                session_id, tenant_id=principal.tenant_id, user_id=principal.user_id
+        else:
+            done = await client.deny(
+                session_id,
+                request_id,
+                message=message,
+                tenant_id=who.tenant_id,
+                user_id=who.user_id,
             )
-        except Exception as err:
-            return error_for(err).response()
-        return JSONResponse(reply.model_dump(mode="json"))
+        return done, 200
 
-    async def fork(request: Request) -> Response:
-        principal: Principal = request.state.principal
-        try:
-            session_id = validate_id("session id", request.path_params["session_id"])
-            at, to = parse_fork(await _json_body(request))
-            result = await gateway.client.fork(
-                session_id, at, to, tenant_id=principal.tenant_id, user_id=principal.user_id
-            )
-        except Exception as err:
-            return error_for(err).response()
-        return JSONResponse(result.model_dump(mode="json"), status_code=201)
-
-    app.add_route("/sessions/{session_id}/cancel", cancel, methods=["POST"])
-    app.add_route("/sessions/{session_id}/regenerate", regenerate, methods=["POST"])
-    app.add_route("/sessions/{session_id}/fork", fork, methods=["POST"])
+    sessions = "/sessions/{session_id}"
+    app.add_route(f"{sessions}/cancel", _route(gateway, cancel), methods=["POST"])
+    app.add_route(f"{sessions}/regenerate", _route(gateway, regenerate), methods=["POST"])
+    app.add_route(f"{sessions}/fork", _route(gateway, fork), methods=["POST"])
+    app.add_route(f"{sessions}/approvals", _route(gateway, approvals), methods=["GET"])
+    app.add_route(f"{sessions}/approvals/{{request_id}}", _route(gateway, answer), methods=["POST"])
