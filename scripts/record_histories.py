@@ -14,7 +14,6 @@ import os
 import sys
 import tempfile
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -26,7 +25,6 @@ from temporalio.testing import WorkflowEnvironment
 from agents import load_agents
 from client import (
     Delta,
-    MessageRejectedError,
     SessionClient,
     SessionNotFoundError,
     TurnFailedError,
@@ -34,11 +32,10 @@ from client import (
 from models import SessionConfig
 from models import search_attributes as sa
 from models.settings import Settings
+from scripts.agent_scenarios import AGENT_SCENARIOS, Scenario
 from tests.providers import TEST_PROVIDERS
 from worker.client import client_plugins
 from worker.run import running_worker
-
-Scenario = Callable[[SessionClient, str], Awaitable[None]]
 
 
 async def basic_turns(sessions: SessionClient, session_id: str) -> None:
@@ -280,42 +277,6 @@ async def running_summary(sessions: SessionClient, session_id: str) -> None:
     await asyncio.sleep(0.5)
 
 
-async def tool_turn(sessions: SessionClient, session_id: str) -> None:
-    """The assistant agent: a calculator call, a streamed turn with two tools, a plain turn."""
-    config = SessionConfig(agent="assistant", model="echo")
-    await sessions.send(
-        session_id, '/tool calculator {"expression": "2+3*4"}', config=config, user_id="tia"
-    )
-    text = '/tool current_time {"timezone": "UTC"}\n/tool recall_memory {"query": "tea"}'
-    async for _ in sessions.stream(session_id, text, user_id="tia"):
-        pass
-    await sessions.send(session_id, "thanks", user_id="tia")
-
-
-async def mcp_turn(sessions: SessionClient, session_id: str) -> None:
-    """An agent with an MCP server (the test FastMCP server over stdio, tools cached)."""
-    config = SessionConfig(agent="mcp-stdio", model="echo")
-    await sessions.send(session_id, '/tool add {"a": 1, "b": 2}', config=config)
-    await sessions.send(session_id, '/tool shout {"text": "hi"}')
-    await sessions.send(session_id, "/tool explode")
-
-
-async def failed_tool(sessions: SessionClient, session_id: str) -> None:
-    """Tools that fail, time out, get bad arguments or do not exist: error results."""
-    config = SessionConfig(agent="tester", model="echo")
-    await sessions.send(session_id, "/tool always_fails", config=config)
-    await sessions.send(session_id, '/tool echo_args {"text": 1, "bogus": true}')
-    await sessions.send(session_id, "/tool sleeps_too_long")
-    await sessions.send(session_id, "/tool no_such_tool")
-
-
-async def unknown_agent(sessions: SessionClient, session_id: str) -> None:
-    """A new session naming an agent the worker does not have ends at once."""
-    with contextlib.suppress(MessageRejectedError):
-        await sessions.send(session_id, "hello", config=SessionConfig(agent="nobody"))
-    await sessions.handle(session_id).result()
-
-
 SCENARIOS: dict[str, Scenario] = {
     "basic_turns": basic_turns,
     "signals_and_dedupe": signals_and_dedupe,
@@ -332,10 +293,7 @@ SCENARIOS: dict[str, Scenario] = {
     "cancelled_turn": cancelled_turn,
     "regenerated": regenerated,
     "running_summary": running_summary,
-    "tool_turn": tool_turn,
-    "mcp_turn": mcp_turn,
-    "failed_tool": failed_tool,
-    "unknown_agent": unknown_agent,
+    **AGENT_SCENARIOS,
 }
 
 

@@ -1,0 +1,1 @@
+"""Set-up, test and recording scripts (run from the repository root)."""
