@@ -212,3 +212,23 @@ async def test_an_operator_answers_from_the_temporal_cli(
     )  # fmt: skip
     assert updated["result"]["state"] == "approved"
     assert (await turn).reply == "echo: op"
+
+
+async def test_cancel_while_waiting_ends_the_turn_and_the_request(
+    sessions: SessionClient,
+) -> None:
+    session_id = new_session_id("cancel-wait")
+    turn = asyncio.create_task(
+        sessions.send(session_id, '/tool echo_args {"text": "c"}', config=GUARDED, user_id="ann")
+    )
+    (request,) = await pending(sessions, session_id)
+    later = asyncio.create_task(sessions.send(session_id, "next", user_id="ann"))
+    result = await sessions.cancel(session_id, user_id="ann")
+    assert result.status == "cancelled"
+    reply = await turn
+    assert reply.stop_reason == "cancelled"
+    assert (await later).reply == "echo: next"
+    with pytest.raises(MessageRejectedError):  # nothing waits any more
+        await sessions.approve(session_id, request.id, user_id="ann")
+    assert calls_of(f":{session_id}:") == 0
+    assert (await sessions.status(session_id)).approvals == []

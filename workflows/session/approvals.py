@@ -41,6 +41,15 @@ from workflows.tool_calls import bounded_input
 REQUEST_ID_CHARS = 12
 
 
+def spoken(duration: timedelta) -> str:
+    """A duration as people say it: ``24 h``, ``90 min``, ``30 s``."""
+    seconds = int(duration.total_seconds())
+    for unit, size in (("h", 3600), ("min", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds // size} {unit}"
+    return f"{seconds} s"
+
+
 def _approved(response: Any, **kwargs: Any) -> bool:
     """``HumanInTheLoop``'s evaluate: only an explicit approval lets the call run."""
     return isinstance(response, Mapping) and response.get("approved") is True
@@ -98,7 +107,9 @@ class Approvals:
             return None
         if request.state == "timed_out":
             waited = self._session.config.approval_timeout
-            return f"Nobody approved this {request.tool} call within {waited}; it did not run."
+            return (
+                f"Nobody approved this {request.tool} call within {spoken(waited)}; it did not run."
+            )
         if request.state == "cancelled":
             return f"The {request.tool} call was cancelled before anyone approved it."
         said = f": {request.message}" if request.message else "."
