@@ -1,9 +1,10 @@
 """The HTTP gateway: Convoflow sessions behind the Amazon Bedrock AgentCore Runtime
 contract, with bearer-token auth, limits and per-owner isolation (and the chat page)."""
 
-from gateway.app import Gateway, build_gateway, serve_gateway, start_stream
+from gateway.app import Gateway, build_gateway, serve_gateway
 from gateway.errors import GatewayError, error_for
 from gateway.requests import Invocation, parse_invocation
+from gateway.streaming import start_stream, turn_payload
 
 __all__ = [
     "Gateway",
@@ -14,4 +15,5 @@ __all__ = [
     "parse_invocation",
     "serve_gateway",
     "start_stream",
+    "turn_payload",
 ]

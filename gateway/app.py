@@ -49,7 +49,6 @@ from client.errors import (
     SessionNotFoundError,
 )
 from client.session_client import SessionClient
-from client.streaming import ApprovalEvent, StreamRestart, ToolEvent, TurnEvent
 from gateway.auth import AuthError, Principal, TokenVerifier, bearer_token, verifier_from_settings
 from gateway.errors import GatewayError, error_for
 from gateway.limits import RateLimiter, TurnGate, retry_after_header
@@ -68,8 +67,9 @@ from gateway.requests import (
     session_config,
 )
 from gateway.steering import mount_steering
-from models import ChatReply, validate_id
+from gateway.streaming import start_stream
 from models import search_attributes as sa
+from models import validate_id
 from models.settings import Settings
 from worker.lifecycle import serve_until_stopped
 from worker.tracing import SpanKind, turn_span
@@ -182,37 +182,6 @@ class Gateway:
     def ping(self) -> PingStatus:
         """HealthyBusy while any turn is in progress (AgentCore keeps the session alive)."""
         return PingStatus.HEALTHY_BUSY if self.gate.in_progress() else PingStatus.HEALTHY
-
-
-def _event(item: TurnEvent) -> dict[str, Any]:
-    if isinstance(item, ChatReply):
-        return {"type": "done", **item.model_dump(mode="json")}
-    if isinstance(item, StreamRestart):
-        return {"type": "restart"}
-    if isinstance(item, ToolEvent):
-        fields = {"tool_use_id": item.tool_use_id, "name": item.name}
-        if item.kind == "start":
-            return {"type": "tool_start", **fields, "input": item.input}
-        return {"type": "tool_end", **fields, "status": item.status, "result": item.result}
-    if isinstance(item, ApprovalEvent):
-        return {"type": item.kind, "request": item.request.model_dump(mode="json")}
-    return {"type": "delta", "text": str(item)}
-
-
-async def _events(
-    first: "asyncio.Future[TurnEvent]",
-    items: AsyncIterator[TurnEvent],
-) -> AsyncIterator[dict[str, Any]]:
-    """The SSE payloads of a streamed turn; a failure ends the stream with an error event."""
-    try:
-        yield _event(await first)
-        async for item in items:
-            yield _event(item)
-    except Exception as err:
-        yield error_for(err).event()
-    finally:
-        with contextlib.suppress(Exception):
-            await items.aclose()  # type: ignore[attr-defined]
 
 
 def _state(context: RequestContext) -> tuple[Principal, Invocation]:
@@ -339,34 +308,6 @@ def build_gateway(
 
     mount_web_ui(app, gateway)
     return app
-
-
-async def start_stream(
-    gateway: Gateway, principal: Principal, invocation: Invocation
-) -> AsyncIterator[dict[str, Any]] | Response:
-    """Start a streamed turn: a refusal is an ordinary error response (with its status);
-    once the session accepted the message, the SSE payloads of its reply."""
-    try:
-        turn = await gateway.client.start_turn(
-            invocation.session_id,
-            invocation.prompt,
-            tenant_id=principal.tenant_id,
-            user_id=principal.user_id,
-            message_id=invocation.message_id,
-            config=session_config(invocation, gateway.settings.gateway.gateway_agents),
-        )
-    except Exception as err:
-        return error_for(err).response()
-    gateway.remember_owner(principal, invocation.session_id)
-    items = turn.events().__aiter__()
-    first: asyncio.Future[TurnEvent] = asyncio.ensure_future(_next(items))
-    return _events(first, items)
-
-
-async def _next(
-    items: AsyncIterator[TurnEvent],
-) -> TurnEvent:
-    return await items.__anext__()
 
 
 # ------------------------------------------------------------------------ serving

@@ -30,14 +30,27 @@ INSECURE_BANNER = (
 
 
 @dataclass(frozen=True)
+class ResumeAnswer:
+    """An answer to approval request ``request_id`` of the turn of ``message_id`` (an AG-UI
+    resume entry: :mod:`webui.interrupts`)."""
+
+    message_id: str
+    request_id: str
+    approved: bool
+    message: str | None = None
+
+
+@dataclass(frozen=True)
 class Invocation:
-    """A validated ``POST /invocations`` body."""
+    """A validated ``POST /invocations`` body (or AG-UI run: ``resume`` answers approvals
+    instead of sending a prompt)."""
 
     session_id: str
     prompt: str
     message_id: str | None = None
     stream: bool = False
     agent: str | None = None
+    resume: tuple[ResumeAnswer, ...] = ()
 
 
 def parse_invocation(

@@ -15,8 +15,10 @@ The session's agent is chosen when the session opens: ``forwardedProps.agent`` (
 gateway's ``CONVOFLOW_GATEWAY_AGENTS``). Each tool call of the agent is
 ``TOOL_CALL_START``/``ARGS``/``END`` then ``TOOL_CALL_RESULT`` (role ``tool``).
 
-Not yet part of a run: approvals (a ``RUN_FINISHED`` with an interrupt outcome, answered by
-the next run's ``resume``) and cancelling a run.
+A tool call waiting for a person's approval ends the run with an ``interrupt`` outcome; the
+next run's ``resume`` answers it and streams the rest of the turn (:mod:`webui.interrupts`).
+Stopping a run is ``POST /sessions/{id}/cancel`` (the run then finishes with the partial
+reply, ``stop_reason: "cancelled"``).
 """
 
 import json
@@ -30,6 +32,7 @@ from ag_ui.core import (
     RunAgentInput,
     RunErrorEvent,
     RunFinishedEvent,
+    RunFinishedInterruptOutcome,
     RunStartedEvent,
     StateSnapshotEvent,
     TextMessageContentEvent,
@@ -47,6 +50,7 @@ from pydantic import ValidationError
 from gateway import Gateway, GatewayError, Invocation
 from gateway.auth import Principal
 from models import InvalidIdError, validate_id
+from webui.interrupts import call_events, interrupt_of, parse_resume
 
 log = logging.getLogger("convoflow.webui")
 
@@ -96,12 +100,11 @@ def parse_run_input(
             f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in err.errors()[:5]
         )
         raise GatewayError(400, "InvalidRunInput", f"not a RunAgentInput: {problems}") from None
-    if run.resume:
-        raise GatewayError(400, "InvalidRunInput", "this agent has no interrupts to resume")
     if header_session_id and header_session_id != run.thread_id:
         raise GatewayError(400, "InvalidRequest", "session header and threadId differ")
-    prompt = _user_text(run)
-    if not prompt.strip():
+    resume = parse_resume(run.resume) if run.resume else ()
+    prompt = "" if resume else _user_text(run)
+    if not prompt.strip() and not resume:
         raise GatewayError(400, "InvalidRunInput", "the user message is empty")
     if len(prompt) > max_prompt_chars:
         raise GatewayError(
@@ -118,7 +121,12 @@ def parse_run_input(
     if agent is not None and not isinstance(agent, str):
         raise GatewayError(400, "InvalidRunInput", "forwardedProps.agent must be a string")
     return Invocation(
-        session_id=session_id, prompt=prompt, message_id=message_id, stream=True, agent=agent
+        session_id=session_id,
+        prompt=prompt,
+        message_id=message_id,
+        stream=True,
+        agent=agent,
+        resume=resume,
     )
 
 
@@ -137,10 +145,25 @@ async def run_events(
     assert invocation.message_id is not None
     run_id = invocation.message_id
     text_id = reply_message_id(run_id)
-    yield RunStartedEvent(thread_id=thread_id, run_id=run_id, protocol_version=PROTOCOL_VERSION)
+    parent = invocation.resume[0].message_id if invocation.resume else None
+    yield RunStartedEvent(
+        thread_id=thread_id,
+        run_id=run_id,
+        parent_run_id=parent,
+        protocol_version=PROTOCOL_VERSION,
+    )
     open_text = False
     async for item in items:
         kind = item.get("type")
+        if kind == "approval_required":
+            if open_text:
+                yield TextMessageEndEvent(message_id=text_id)
+            async for event in interrupted(gateway, principal, invocation, text_id):
+                yield event
+            aclose = getattr(items, "aclose", None)
+            if aclose is not None:
+                await aclose()  # the turn waits in the session; this run ends here
+            return
         if kind in ("tool_start", "tool_end"):
             if open_text:  # words before a tool call: that message ends, the reply is new
                 yield TextMessageEndEvent(message_id=text_id)
@@ -169,6 +192,28 @@ async def run_events(
             yield RunErrorEvent(message=str(item.get("message")), code=str(item.get("code")))
             return
     yield RunErrorEvent(message="the reply stream ended early; send the run again", code="Ended")
+
+
+async def interrupted(
+    gateway: Gateway, principal: Principal, invocation: Invocation, parent_id: str
+) -> AsyncIterator[BaseEvent]:
+    """The end of a run paused for approval: the waiting calls, the state, the interrupts."""
+    assert invocation.message_id is not None
+    requests = await gateway.client.approvals(
+        invocation.session_id, tenant_id=principal.tenant_id, user_id=principal.user_id
+    )
+    waiting = [r for r in requests if r.state == "pending"]
+    for request in waiting:
+        for event in call_events(request, parent_id):
+            yield event
+    snapshot = await status_snapshot(gateway, principal, invocation.session_id)
+    if snapshot is not None:
+        yield snapshot
+    yield RunFinishedEvent(
+        thread_id=invocation.session_id,
+        run_id=invocation.message_id,
+        outcome=RunFinishedInterruptOutcome(interrupts=[interrupt_of(r) for r in waiting]),
+    )
 
 
 def tool_events(item: dict[str, Any], parent_id: str) -> list[BaseEvent]:

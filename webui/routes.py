@@ -37,6 +37,7 @@ from gateway.auth import Principal
 from gateway.requests import json_body
 from models.limits import parse_count
 from webui.agui import encode_json, encode_sse, error_event, parse_run_input, run_events
+from webui.interrupts import answer_interrupts, resumed_payloads
 
 log = logging.getLogger("convoflow.webui")
 
@@ -178,6 +179,11 @@ async def start_run(
     """Start an AG-UI run: its events, or the error response if the turn was refused."""
     try:
         await gateway.check_reuse(principal, invocation.session_id)
+        if invocation.resume:  # answers to approvals: the paused turn goes on
+            session_id, answers = invocation.session_id, invocation.resume
+            await answer_interrupts(gateway, principal, session_id, answers)
+            resumed = resumed_payloads(gateway, principal, session_id, answers)
+            return run_events(gateway, principal, invocation, resumed)
         started = await start_stream(gateway, principal, invocation)
     except Exception as err:
         return error_for(err).response()

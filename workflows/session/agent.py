@@ -282,7 +282,7 @@ class SessionAgent:
     def _before_tool(self, event: BeforeToolCallEvent) -> None:
         use = event.tool_use
         use_id, name = str(use.get("toolUseId", "")), str(use.get("name", ""))
-        if self.approvals.waiting(use_id):
+        if self.approvals.waiting(use):
             return  # the turn pauses before this call; it comes here again once answered
         self._calls += 1
         self._publish(

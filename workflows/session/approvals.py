@@ -70,6 +70,7 @@ class Approvals:
         self._message: ChatMessage | None = None
         self._by_use: dict[str, str] = {}
         self._by_interrupt: dict[str, str] = {}
+        self._delivered: set[str] = set()
 
     # ------------------------------------------------------------ the turn
 
@@ -84,7 +85,7 @@ class Approvals:
     def begin(self, message: ChatMessage) -> None:
         """A turn answering ``message`` starts: no request is pending."""
         self._message = message
-        self._by_use, self._by_interrupt = {}, {}
+        self._by_use, self._by_interrupt, self._delivered = {}, {}, set()
         self._run.approvals = {}
 
     def end(self) -> None:
@@ -92,13 +93,18 @@ class Approvals:
         for request in self._run.approvals.values():
             if request.state == "pending":
                 self._settle(request, "cancelled", None, None)
-        self._message, self._by_use, self._by_interrupt = None, {}, {}
+        self._message, self._by_use, self._by_interrupt, self._delivered = None, {}, {}, set()
         self._run.approvals = {}
 
-    def waiting(self, tool_use_id: str) -> bool:
-        """Whether the call ``tool_use_id`` waits for its answer (the turn is pausing)."""
-        request = self._request_of(tool_use_id)
-        return request is not None and request.state == "pending"
+    def waiting(self, use: Mapping[str, Any]) -> bool:
+        """Whether the call ``use`` (a ``toolUse``) waits for its answer: the turn pauses.
+
+        Asks for it when it needs approval, whichever hook sees the call first.
+        """
+        use_id, tool = str(use.get("toolUseId", "")), str(use.get("name", ""))
+        request = self.ask(use_id, tool, use.get("input"))
+        # Answered but not yet handed to Strands (asked ahead): this pass still interrupts.
+        return request is not None and request.id not in self._delivered
 
     def denial(self, tool_use_id: str) -> str | None:
         """What the model is told of call ``tool_use_id`` when it was not approved."""
@@ -123,7 +129,7 @@ class Approvals:
         for block in last.get("content") or []:
             use = block.get("toolUse") if isinstance(block, Mapping) else None
             if isinstance(use, Mapping):
-                self._ask(str(use.get("toolUseId", "")), str(use.get("name", "")), use.get("input"))
+                self.ask(str(use.get("toolUseId", "")), str(use.get("name", "")), use.get("input"))
 
     async def answers(self, interrupts: list[Interrupt]) -> list[InterruptResponseContent]:
         """Wait until each interrupt's request is answered; the responses to resume with."""
@@ -148,6 +154,7 @@ class Approvals:
                     if request.state == "pending" and request.deadline <= workflow.now():
                         self._settle(request, "timed_out", None, None)
         self._view.set_step("processing", "calling the model", 30)
+        self._delivered.update(request.id for _, request in requests)
         return [
             {
                 "interruptResponse": {
@@ -195,14 +202,15 @@ class Approvals:
         """``HumanInTheLoop``'s classifier: a marked call becomes a request."""
         use = event.tool_use
         use_id, tool = str(use.get("toolUseId", "")), str(use.get("name", ""))
-        request = self._ask(use_id, tool, use.get("input"))
+        request = self.ask(use_id, tool, use.get("input"))
         if request is None:
             return ClassifierResult(requires_human_in_the_loop=False)
         # The id Strands gives the intervention's interrupt for this call, to find it again.
         self._by_interrupt[event._interrupt_id(HumanInTheLoop.name)] = request.id
         return ClassifierResult(requires_human_in_the_loop=True, reason=request.reason)
 
-    def _ask(self, use_id: str, tool: str, arguments: Any) -> ApprovalRequest | None:
+    def ask(self, use_id: str, tool: str, arguments: Any) -> ApprovalRequest | None:
+        """The request for call ``use_id`` (made now if the call needs one), or None."""
         known = self._request_of(use_id)
         if known is not None or self._definition is None or self._message is None:
             return known
