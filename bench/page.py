@@ -8,10 +8,13 @@ is taken in the ``keydown`` of Enter (a capturing listener, before the page's ow
 in the first DOM mutation that gives the new reply bubble any text. The floor, in the same
 run and the same session (so the same model, config and history), is a direct
 ``SessionClient.stream`` call: from the call to its first ``Delta``. Page sends and direct
-calls alternate, one at a time, each waiting for its whole reply.
+calls alternate (which comes first alternates too), one at a time, each waiting for its
+whole reply and then ``--settle`` seconds, so neither meets the other's after-work (the
+page's session-list and status queries, record rounds).
 """
 
 import argparse
+import asyncio
 import contextlib
 import os
 import tempfile
@@ -34,12 +37,19 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"]
 TENANT = "bench"
 USER = "pageuser"
-CONFIG = SessionConfig(
-    model="local",
-    system_prompt=SYSTEM,
-    memory_extraction="rules",  # the model's one generation slot serves the turns only
-    context_summary=False,
-)
+
+
+def session_config(context_messages: int) -> SessionConfig:
+    """The benchmark session: the local model; extraction by rules and no running summary,
+    so the model's one generation slot serves the measured turns only."""
+    return SessionConfig(
+        model="local",
+        system_prompt=SYSTEM,
+        context_messages=context_messages,
+        memory_extraction="rules",
+        context_summary=False,
+    )
+
 
 # Arms a measurement for the next Enter: window.__firstChar resolves to the milliseconds from
 # its keydown to the first mutation that gives the new reply bubble text.
@@ -96,6 +106,34 @@ async def direct(sessions: SessionClient, session_id: str, prompt: str) -> float
     return first
 
 
+async def measure(
+    page: "Page", sessions: SessionClient, session_id: str, sends: int, settle: float
+) -> tuple[list[float], list[float]]:
+    """(page seconds, direct seconds) of ``sends`` pairs, after one warm-up pair."""
+    await page.evaluate(ARM)
+    shown = 2  # reply bubbles: the warm-up's (from the history), the page's own warm-up
+    await page_send(page, "hello", shown)  # the direct calls add none
+    await direct(sessions, session_id, "hello again")
+    page_s: list[float] = []
+    floor_s: list[float] = []
+    for index in range(sends):
+        prompt = PROMPTS[index % len(PROMPTS)]
+        shown += 1
+        # Every other pair starts with the direct call, and each call starts after what the
+        # one before left behind (the page's session list and status queries) has settled.
+        for path in ("page", "direct") if index % 2 == 0 else ("direct", "page"):
+            await asyncio.sleep(settle)
+            if path == "page":
+                page_s.append(await page_send(page, prompt, shown))
+            else:
+                floor_s.append(await direct(sessions, session_id, prompt))
+        progress(
+            f"page {index + 1}/{sends}: {page_s[-1] * 1000:.0f} ms,"
+            f" direct {floor_s[-1] * 1000:.0f} ms"
+        )
+    return page_s, floor_s
+
+
 def load() -> float:
     """The 1-minute load average (other work on the machine shows in the figures)."""
     with contextlib.suppress(OSError):
@@ -103,15 +141,15 @@ def load() -> float:
     return float("nan")
 
 
-async def run(sends: int) -> dict[str, Any]:
-    """``sends`` page sends alternating with as many direct streams, in one session."""
+async def run(sends: int, settle: float, context_messages: int) -> dict[str, Any]:
+    """``sends`` page sends alternating with as many direct streams, in one session, each
+    ``settle`` seconds after the one before ended; the model sees ``context_messages``
+    earlier messages (0: the same prompt, so the same model time, for both paths)."""
     from playwright.async_api import async_playwright
 
     if not CHROMIUM.exists():
         raise SystemExit(f"{CHROMIUM} is missing (scripts/system_deps.sh installs it)")
     session_id = f"page-{uuid.uuid4().hex[:8]}"
-    page_s: list[float] = []
-    floor_s: list[float] = []
     load_before = load()
     with tempfile.TemporaryDirectory() as data_dir:
         async with process_stack(Path(data_dir), model="local") as stack:
@@ -120,8 +158,9 @@ async def run(sends: int) -> dict[str, Any]:
             )
             sessions = SessionClient(stack.client, settings)
             progress("page: warming up the model (first turn loads it)")
+            config = session_config(context_messages)
             await sessions.send(
-                session_id, "warm up", tenant_id=TENANT, user_id=USER, config=CONFIG
+                session_id, "warm up", tenant_id=TENANT, user_id=USER, config=config
             )
             app = build_gateway(settings, sessions=sessions, insecure_dev=True)
             async with serving(app, "127.0.0.1", 0) as url, async_playwright() as playwright:
@@ -132,25 +171,15 @@ async def run(sends: int) -> dict[str, Any]:
                     page = await browser.new_page(viewport={"width": 1280, "height": 800})
                     await page.goto(f"{url}/#session={session_id}")
                     await page.wait_for_function(REPLY_DONE, arg=1)  # the warm-up reply
-                    await page.evaluate(ARM)
-                    shown = 2  # reply bubbles: the warm-up's, the page's own warm-up (below)
-                    await page_send(page, "hello", shown)  # the direct calls add none
-                    await direct(sessions, session_id, "hello again")
-                    for index in range(sends):
-                        prompt = PROMPTS[index % len(PROMPTS)]
-                        shown += 1
-                        page_s.append(await page_send(page, prompt, shown))
-                        floor_s.append(await direct(sessions, session_id, prompt))
-                        progress(
-                            f"page {index + 1}/{sends}: {page_s[-1] * 1000:.0f} ms,"
-                            f" direct {floor_s[-1] * 1000:.0f} ms"
-                        )
+                    page_s, floor_s = await measure(page, sessions, session_id, sends, settle)
                 finally:
                     await browser.close()
     page_p50 = percentile([s * 1000 for s in page_s], 50)
     floor_p50 = percentile([s * 1000 for s in floor_s], 50)
     return {
         "sends": sends,
+        "settle_s": settle,
+        "context_messages": context_messages,
         "model": "local (SmolLM2-135M, llama.cpp)",
         "local_threads": stack.settings.providers.local_threads,
         "page_first_char_ms": summary_ms(page_s),
@@ -168,12 +197,15 @@ def report_lines(r: dict[str, Any]) -> list[str]:
         return f"{summary['p50']} / {summary['p95']} / {summary['p99']}"
 
     threads = r["local_threads"] or "all cores"
+    same = ", so both paths give it the same prompt" if r["context_messages"] == 0 else ""
     return [
         "## Chat page: Enter to the first character (embedded local model)",
         "",
         f"{r['sends']} sends typed into the chat page (headless Chromium, gateway in"
-        f" insecure-dev mode, {r['model']}, threads: {threads}), each followed by a direct"
-        " `SessionClient.stream` call of the same prompt in the same session. The page time"
+        f" insecure-dev mode, {r['model']}, threads: {threads}), each paired with a direct"
+        " `SessionClient.stream` call of the same prompt in the same session (which goes first"
+        f" alternates; {r['settle_s']} s of quiet before each call; the model sees"
+        f" {r['context_messages']} earlier messages{same}). The page time"
         " is `performance.now()` from the Enter keydown to the first DOM mutation that gives"
         " the reply text; the direct one from the call to the first `Delta`. p50 / p95 / p99"
         " in ms.",
@@ -192,10 +224,19 @@ def report_lines(r: dict[str, Any]) -> list[str]:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``python -m bench page``."""
     parser.add_argument("--sends", type=int, default=20, help="messages sent from the page")
+    parser.add_argument(
+        "--settle", type=float, default=1.0, help="seconds of quiet before each send"
+    )
+    parser.add_argument(
+        "--context-messages",
+        type=int,
+        default=0,
+        help="earlier messages the model sees (0: only the new prompt, as bench streaming)",
+    )
 
 
 async def main(args: argparse.Namespace, command: str) -> dict[str, Any]:
     """Run and save."""
-    result = await run(args.sends)
+    result = await run(args.sends, args.settle, args.context_messages)
     save("page", result, command)
     return result
