@@ -19,6 +19,7 @@ from bench import (
     idle,
     latency,
     long,
+    page,
     profile,
     recall,
     report,
@@ -43,6 +44,7 @@ BENCHMARKS: dict[str, ModuleType] = {
     "tool-selection": tool_selection,
     "context": context,
     "tools": tools,
+    "page": page,
     "report": report,
 }
 

@@ -8,6 +8,7 @@ from typing import Any
 from bench import profile, scaleout_report
 from bench.context import report_lines as context_lines
 from bench.harness import RESULTS
+from bench.page import report_lines as page_lines
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 PLOTS = DOCS / "bench"
@@ -126,6 +127,7 @@ def render() -> str:
         ("idle", _idle),
         ("long", _long),
         ("streaming", _streaming),
+        ("page", page_lines),
         ("recall", _recall),
         ("scaleout", scaleout_report.scaleout),
         ("profile", profile.section),

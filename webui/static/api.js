@@ -35,12 +35,20 @@ const STATUS_OF_CODE = {
   TemporalUnavailable: 503,
 };
 
-/** What went wrong, in words a person can act on. */
-export function describe(err) {
+/** What went wrong, in words a person can act on (``action``: "stop" or "regenerate" when
+ *  the error answers that button rather than a message). */
+export function describe(err, action = "send") {
   if (err instanceof Dropped || err instanceof TypeError) {
     return "The connection to the gateway was lost.";
   }
   if (!(err instanceof ApiError)) return `Something went wrong: ${err.message}`;
+  if (err.code === "NothingToRegenerate") return "Nothing to regenerate: send a message first.";
+  if (action === "regenerate" && err.code === "SessionBusy") {
+    return "This session is busy: a reply is still running. Wait for it, then regenerate.";
+  }
+  if (action !== "send" && err.status === 404) {
+    return `Could not ${action}: no such session (it has not started, or it belongs to someone else).`;
+  }
   const status = err.status || STATUS_OF_CODE[err.code] || 0;
   switch (status) {
     case 400: return `The gateway refused the request: ${err.message}`;
@@ -86,6 +94,11 @@ async function request(path, { method = "GET", body, accept = "application/json"
 /** GET a JSON route. */
 export async function getJson(path) {
   return (await request(path)).json();
+}
+
+/** POST to a JSON route (no body: the steering routes take none) and read its answer. */
+export async function postJson(path) {
+  return (await request(path, { method: "POST" })).json();
 }
 
 /** Run an AG-UI turn; yield its events as they arrive (raises ApiError / Dropped / TypeError). */

@@ -3,75 +3,14 @@
 import {
   ApiError, Dropped, describe, forgetToken, getJson, getToken, runAgent, setToken,
 } from "./api.js";
-import { renderMarkdown } from "./md.js";
+import { $, bubble, note, notice, setText, showHistory, showReply, toolLine } from "./messages.js";
 import { showStatus, clearStatus } from "./status.js";
+import { initSteering, refreshControls, turnEnded, turnStarted } from "./steering.js";
 
-const $ = (id) => document.getElementById(id);
 const RECONNECT_DELAYS_MS = [250, 500, 1000, 2000, 4000, 4000, 4000, 4000];
 const state = { me: null, sessionId: null, listing: null };
 
-// ---------------------------------------------------------------- messages on the page
-
-function bubble(role, text, id) {
-  const item = document.createElement("li");
-  item.className = `msg ${role}`;
-  if (id) item.dataset.messageId = id;
-  const body = document.createElement("div");
-  body.className = "body";
-  item.append(body);
-  setText(item, role, text);
-  $("messages").append(item);
-  $("empty").hidden = true;
-  item.scrollIntoView({ block: "end" });
-  return item;
-}
-
-function setText(item, role, text) {
-  const body = item.querySelector(".body");
-  if (role === "assistant") body.replaceChildren(renderMarkdown(text));
-  else body.textContent = text; // user text and errors: plain text, never markup
-}
-
-function note(item, text) {
-  let line = item.querySelector(".note");
-  if (!text) {
-    line?.remove();
-    return;
-  }
-  if (!line) {
-    line = document.createElement("span");
-    line.className = "note";
-    item.append(line);
-  }
-  line.textContent = text;
-}
-
-function notice(text, kind = "error") {
-  const box = $("notice");
-  box.hidden = !text;
-  box.className = kind;
-  box.textContent = text || "";
-}
-
 // ---------------------------------------------------------------- one turn (AG-UI run)
-
-/** One line per tool call in the reply ("tool lookup_order … ok: …"), text only. */
-function toolLine(item, callId, text, status) {
-  let list = item.querySelector(".tools");
-  if (!list) {
-    list = document.createElement("ul");
-    list.className = "tools";
-    item.querySelector(".body").before(list);
-  }
-  let line = [...list.children].find((child) => child.dataset.callId === callId);
-  if (!line) {
-    line = document.createElement("li");
-    line.dataset.callId = callId;
-    list.append(line);
-  }
-  line.dataset.status = status;
-  line.textContent = text; // a tool's name, input and result are data, never markup
-}
 
 // What each AG-UI event does to the turn. A slot for what the engine does not have yet:
 //   RUN_FINISHED with outcome {type: "interrupt"}: approval requests with Approve/Deny,
@@ -118,19 +57,16 @@ const handlers = {
     }
   },
   RUN_FINISHED(turn, event) {
-    turn.shown = event.result?.reply ?? turn.shown;
-    setText(turn.item, "assistant", turn.shown);
-    turn.item.dataset.state = "done";
+    const result = event.result || {};
+    turn.shown = result.reply ?? turn.shown;
+    // A cancelled turn (Stop, or a cancel from elsewhere) ends here with its partial reply.
+    showReply(turn.item, turn.shown, result.reply_message_id, result.stop_reason);
     turn.over = true;
   },
   RUN_ERROR(turn, event) {
     throw new ApiError(0, event.code, event.message);
   },
 };
-
-// Per-reply controls the engine cannot serve yet, kept empty on purpose (no fake buttons):
-// stop (cancel the running turn: steering issue) and regenerate (the last reply).
-const replyControls = { stop: null, regenerate: null };
 
 function runInput(turn) {
   return {
@@ -182,10 +118,14 @@ async function runTurn(turn) {
 async function fromHistory(turn) {
   try {
     const { messages } = await getJson(`/sessions/${encodeURIComponent(turn.sessionId)}/history?limit=20`);
-    const reply = messages.find((m) => m.reply_to === turn.runId && m.role === "assistant");
+    const reply = messages.find(
+      (m) => m.reply_to === turn.runId && m.role === "assistant" && !m.metadata?.alternative,
+    );
     if (!reply) return false;
-    handlers.RUN_FINISHED(turn, { result: { reply: reply.message } });
-    note(turn.item, "");
+    const stopReason = reply.metadata?.stop_reason;
+    handlers.RUN_FINISHED(turn, {
+      result: { reply: reply.message, reply_message_id: reply.message_id, stop_reason: stopReason },
+    });
     return true;
   } catch {
     return false;
@@ -208,7 +148,12 @@ async function send(text) {
   const item = bubble("assistant", "", `${runId}.reply`);
   item.dataset.state = "streaming";
   const turn = { sessionId, runId, text, item, incoming: "", shown: "", over: false };
-  await runTurn(turn);
+  turnStarted(sessionId);
+  try {
+    await runTurn(turn);
+  } finally {
+    turnEnded(sessionId);
+  }
   loadSessions();
 }
 
@@ -258,6 +203,7 @@ async function openSession(sessionId) {
   history.replaceState(null, "", `#session=${encodeURIComponent(sessionId)}`);
   $("messages").replaceChildren();
   $("empty").hidden = false;
+  refreshControls();
   $("sidebar").classList.remove("open");
   for (const b of $("session-list").querySelectorAll("button")) {
     b.toggleAttribute("aria-current", b.dataset.sessionId === sessionId);
@@ -267,11 +213,8 @@ async function openSession(sessionId) {
   try {
     const { messages } = await getJson(`${path}/history`);
     if (state.sessionId !== sessionId) return;
-    for (const m of messages) {
-      const role = m.role === "user" ? "user" : m.role === "error" ? "error" : "assistant";
-      const item = bubble(role, m.message, m.role === "user" ? m.message_id : `${m.reply_to}.reply`);
-      item.dataset.state = "done";
-    }
+    showHistory(messages);
+    refreshControls();
     showStatus(await getJson(`${path}/status`), state.me, sessionId);
   } catch (err) {
     if (err instanceof ApiError && err.status === 404) clearStatus("new session (starts with your first message)");
@@ -285,6 +228,7 @@ function newChat() {
   history.replaceState(null, "", `#session=${id}`);
   $("messages").replaceChildren();
   $("empty").hidden = false;
+  refreshControls();
   clearStatus("new session (starts with your first message)");
   $("input").focus();
 }
@@ -299,6 +243,7 @@ function askToken(reason) {
 }
 
 async function start() {
+  initSteering(state, { onTurnOver: () => loadSessions() });
   $("composer").addEventListener("submit", (event) => {
     event.preventDefault();
     const text = $("input").value;
