@@ -6,6 +6,8 @@ tool sets the call's :class:`ToolContext` while it schedules the activity, and t
 :class:`ToolContextInterceptor` carries it in an activity header. On the worker the same
 interceptor hands it to the running activity, where :func:`tool_context` returns it; every
 attempt of one call (a retry after a crash too) sees the same context and idempotency key.
+After the activity, the interceptor keeps a result longer than the history's bound in the
+memory store (:mod:`agents.results`).
 """
 
 import contextlib
@@ -27,6 +29,7 @@ from temporalio.worker import (
     WorkflowOutboundInterceptor,
 )
 
+from agents.results import keep_full_result
 from models.tools import ToolContext
 
 HEADER = "convoflow-tool-context"
@@ -123,8 +126,12 @@ class _ActivityInbound(ActivityInboundInterceptor):
         payload = input.headers.get(HEADER)
         if payload is None:
             return await self.next.execute_activity(input)
-        with running(decode_context(payload), self._store):
-            return await self.next.execute_activity(input)
+        context = decode_context(payload)
+        with running(context, self._store):
+            result = await self.next.execute_activity(input)
+        # Inside the attempt: a long result the store cannot keep fails the attempt.
+        await keep_full_result(self._store, context, result)
+        return result
 
 
 def decode_context(payload: Payload) -> ToolContext:
@@ -134,7 +141,8 @@ def decode_context(payload: Payload) -> ToolContext:
 
 class ToolContextInterceptor(Interceptor):
     """Carries each tool call's context from the workflow to its activity (register it on
-    the worker; ``store`` is what the built-in ``recall_memory`` reads)."""
+    the worker; ``store`` is what the built-in ``recall_memory`` reads, and where long
+    results are kept)."""
 
     def __init__(self, store: Any = None) -> None:
         """``store``: the worker's memory store."""

@@ -44,4 +44,9 @@ class ToolCall(BaseModel):
     status: ToolStatus
     result: str = Field("", description=f"At most {MAX_TOOL_RESULT_CHARS} characters")
     result_chars: int = Field(0, description="Length of the whole result the model saw")
+    full_result_stored: bool = Field(
+        False,
+        description="The whole result (longer than the bound) is in the session owner's memory"
+        " store: MemoryStore.tool_result(session, reply_to, tool_use_id)",
+    )
     round: int = Field(0, description="Model round of the turn that asked for it (0 first)")

@@ -51,6 +51,13 @@ async def failed_tool(sessions: SessionClient, session_id: str) -> None:
     await sessions.send(session_id, "/tool no_such_tool")
 
 
+async def long_tool_result(sessions: SessionClient, session_id: str) -> None:
+    """A 10,000-character tool result: bounded in history, kept whole in the store."""
+    config = SessionConfig(agent="tester", model="echo")
+    await sessions.send(session_id, '/tool big_result {"chars": 10000}', config=config)
+    await sessions.send(session_id, '/tool big_result {"chars": 10}')
+
+
 async def unknown_agent(sessions: SessionClient, session_id: str) -> None:
     """A new session naming an agent the worker does not have ends at once."""
     with contextlib.suppress(MessageRejectedError):
@@ -96,6 +103,7 @@ AGENT_SCENARIOS: dict[str, Scenario] = {
     "tool_turn": tool_turn,
     "mcp_turn": mcp_turn,
     "failed_tool": failed_tool,
+    "long_tool_result": long_tool_result,
     "unknown_agent": unknown_agent,
     "approval": approval,
     "approval_timeout": approval_timeout,

@@ -2,7 +2,10 @@
 back into the model's context on later turns (every ``toolUse`` with its ``toolResult``).
 
 A reply that used tools carries ``metadata["tool_calls"]``: one :class:`models.tools.ToolCall`
-per call, in order, with the model round that asked for it and a bounded result.
+per call, in order, with the model round that asked for it and a bounded result. A successful
+result longer than the bound is kept whole in the memory store by the worker that ran the tool
+(``agents/results.py``); the call says so (``full_result_stored``), behind patch
+``FULL_RESULTS_PATCH`` (workers before it kept nothing).
 """
 
 import json
@@ -10,12 +13,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from pydantic import ValidationError
+from temporalio import workflow
 
 from models import ChatMessage
 from models.tools import MAX_TOOL_INPUT_CHARS, MAX_TOOL_RESULT_CHARS, ToolCall
 
 TOOL_CALLS = "tool_calls"
 TRUNCATED = " … (truncated)"
+FULL_RESULTS_PATCH = "tool-results-stored"
 
 
 def bounded_text(text: str, limit: int = MAX_TOOL_RESULT_CHARS) -> str:
@@ -84,18 +89,29 @@ def tool_calls_of(messages: Sequence[Mapping[str, Any]]) -> list[ToolCall]:
             continue
         name, tool_input, round_number = asked[use_id]
         text = result_text(result)
+        success = result.get("status") == "success"
         calls.append(
             ToolCall(
                 tool_use_id=use_id,
                 name=name,
                 input=bounded_input(tool_input),
-                status="success" if result.get("status") == "success" else "error",
+                status="success" if success else "error",
                 result=bounded_text(text),
                 result_chars=len(text),
                 round=round_number,
+                # The worker's rule (agents/results.py): a success longer than the bound.
+                full_result_stored=success
+                and len(text) > MAX_TOOL_RESULT_CHARS
+                and _results_stored(),
             )
         )
     return calls
+
+
+def _results_stored() -> bool:
+    """Whether workers keep long results (always, outside a workflow). Asked only for a long
+    result, so a history gets the patch marker only when it has one."""
+    return not workflow.in_workflow() or workflow.patched(FULL_RESULTS_PATCH)
 
 
 def kept_tool_calls(reply: ChatMessage) -> list[ToolCall]:

@@ -74,6 +74,15 @@ END;
 CREATE TRIGGER IF NOT EXISTS memories_ad AFTER DELETE ON memories BEGIN
     INSERT INTO memories_fts (memories_fts, rowid, text) VALUES ('delete', old.rowid, old.text);
 END;
+CREATE TABLE IF NOT EXISTS tool_results (
+    tenant_id   TEXT NOT NULL,
+    session_id  TEXT NOT NULL,
+    message_id  TEXT NOT NULL,
+    tool_use_id TEXT NOT NULL,
+    user_id     TEXT,
+    text        TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, session_id, message_id, tool_use_id)
+);
 CREATE TABLE IF NOT EXISTS sessions (
     tenant_id   TEXT NOT NULL,
     session_id  TEXT NOT NULL,
@@ -225,6 +234,40 @@ class SqliteMemoryStore(MemoryStore):
 
         body = await self._read(read)
         return None if body is None else SessionSummary.model_validate_json(body)
+
+    async def save_tool_result(
+        self, session: SessionRef, message_id: str, tool_use_id: str, text: str
+    ) -> None:
+        """Upsert the call's row (the newest save wins)."""
+        row = (session.tenant_id, session.session_id, message_id, tool_use_id, session.user_id)
+
+        def write(db: sqlite3.Connection) -> None:
+            with db:
+                db.execute(
+                    "INSERT OR REPLACE INTO tool_results (tenant_id, session_id, message_id,"
+                    " tool_use_id, user_id, text) VALUES (?, ?, ?, ?, ?, ?)",
+                    (*row, text),
+                )
+
+        await self._run(write)
+
+    async def tool_result(
+        self, session: SessionRef, message_id: str, tool_use_id: str
+    ) -> str | None:
+        """The call's text, if it was saved for this tenant, session and user."""
+        key = (session.tenant_id, session.session_id, message_id, tool_use_id, session.user_id)
+
+        def read(db: sqlite3.Connection) -> str | None:
+            # ``IS`` compares NULL with NULL too: an ownerless session's results are read
+            # without a user, and never with one.
+            row = db.execute(
+                "SELECT text FROM tool_results WHERE tenant_id = ? AND session_id = ?"
+                " AND message_id = ? AND tool_use_id = ? AND user_id IS ?",
+                key,
+            ).fetchone()
+            return None if row is None else str(row[0])
+
+        return await self._read(read)
 
     async def save_memories(self, actor: ActorRef, records: list[MemoryRecord]) -> int:
         """Insert records, ignoring record ids this actor already has."""

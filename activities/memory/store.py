@@ -38,6 +38,23 @@ class MemoryStore(ABC):
     async def session_summary(self, session: SessionRef) -> SessionSummary | None:
         """Return the archived summary of a session, if it was archived."""
 
+    # Full tool results: the history keeps a bounded part (models/tools.py), the store the rest.
+
+    @abstractmethod
+    async def save_tool_result(
+        self, session: SessionRef, message_id: str, tool_use_id: str, text: str
+    ) -> None:
+        """Keep the whole result of tool call ``tool_use_id`` of the turn answering
+        ``message_id``, for the session's owner (``session.user_id``). Saving it again
+        replaces it (a retried call's result is the one the model saw)."""
+
+    @abstractmethod
+    async def tool_result(
+        self, session: SessionRef, message_id: str, tool_use_id: str
+    ) -> str | None:
+        """The whole result saved for that call, or None: also when ``session`` names another
+        tenant or user than the one the result was saved for."""
+
     # Long-term memory: facts, preferences and session summaries per actor.
 
     @abstractmethod

@@ -273,3 +273,27 @@ async def test_long_term_memories_rank_list_and_isolate(backend: Backend) -> Non
     assert await store.list_memories(other_tenant) == []
     other_user = ActorRef(tenant_id="t1", actor_id="bob")
     assert await store.search_memories(other_user, "flights") == []
+
+
+async def test_full_tool_results_are_kept_for_the_owner_only(backend: Backend) -> None:
+    store = backend.store
+    text = "é" * 3000 + "".join(f"line {n}\n" for n in range(1000))  # long, not ASCII
+    await store.save_tool_result(SESSION, "m-1", "tooluse_ab/+=", text)
+    await store.save_tool_result(SESSION, "m-1", "tooluse_ab/+=", text)  # a retry
+    await store.save_tool_result(SESSION, "m-1", "odd id ✓", "other call")
+    assert await store.tool_result(SESSION, "m-1", "tooluse_ab/+=") == text
+    assert await store.tool_result(SESSION, "m-1", "odd id ✓") == "other call"
+    assert await store.tool_result(SESSION, "m-2", "tooluse_ab/+=") is None
+    other_user = SessionRef(tenant_id="t1", session_id="s1", user_id="mallory")
+    anonymous = SessionRef(tenant_id="t1", session_id="s1")
+    for stranger in (OTHER_TENANT, other_user, anonymous):
+        assert await store.tool_result(stranger, "m-1", "tooluse_ab/+=") is None
+    # A call that ran again (its first result kept, then the retry's): the newest wins.
+    await store.save_tool_result(SESSION, "m-1", "odd id ✓", "the retry's result")
+    assert await store.tool_result(SESSION, "m-1", "odd id ✓") == "the retry's result"
+    if backend.fake is not None:  # one event per distinct text, none for the repeat
+        kinds = [
+            event["metadata"]["convoflow.kind"]["stringValue"]
+            for event in backend.fake.events(MEMORY_ID, "t-t1:u-u1", "s-s1")
+        ]
+        assert kinds == ["tool_result"] * 3

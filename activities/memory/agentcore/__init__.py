@@ -61,6 +61,14 @@ the first page holding the reply.
 nothing is extracted from it) holding the :class:`SessionSummary`; ``session_summary``
 returns the newest such event's summary, so a later archive replaces an earlier one.
 
+**Tool results.** ``save_tool_result`` writes the whole result of one tool call as a blob-only
+event (``convoflow.kind=tool_result``, so nothing is extracted from it) under the session's
+actor, with ``convoflow.tool_call`` = SHA-256 of the call's message and tool-use ids (model-made
+ids need not fit the metadata pattern); the event key covers the text, so a repeat writes
+nothing and a different text (a retried call) a newer event. ``tool_result`` filters on
+``convoflow.tool_call`` and returns the newest; another user's or tenant's read names another
+actor and finds nothing.
+
 **Long-term memory** is AgentCore's: its strategies extract facts, preferences and session
 summaries from the conversational payloads into namespaces configured on the memory
 resource. :meth:`AgentCoreMemoryStore.save_memories` therefore stores nothing and returns 0:

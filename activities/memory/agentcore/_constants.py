@@ -20,6 +20,8 @@ EVENT_KEY: Final = "convoflow.event"
 REPLY_TO_KEY: Final = "reply_to"
 KIND_MESSAGES: Final = "messages"
 KIND_SUMMARY: Final = "summary"
+KIND_TOOL_RESULT: Final = "tool_result"
+TOOL_CALL_KEY: Final = "convoflow.tool_call"  # digest of the call's message and tool-use ids
 BLOB_VERSION: Final = 1
 
 PAGE_SIZE: Final = 100  # ListEvents' maximum maxResults

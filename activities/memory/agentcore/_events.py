@@ -18,8 +18,10 @@ from activities.memory.agentcore._constants import (
     KIND_KEY,
     KIND_MESSAGES,
     KIND_SUMMARY,
+    KIND_TOOL_RESULT,
     REPLY_TO_KEY,
     ROLES,
+    TOOL_CALL_KEY,
 )
 from activities.memory.agentcore._ids import digest, fits_metadata, meta
 from models import ChatMessage, SessionSummary
@@ -107,6 +109,52 @@ def summary_event(memory_id: str, actor: str, session: str, summary: SessionSumm
         metadata={KIND_KEY: meta(KIND_SUMMARY), EVENT_KEY: meta(key)},
         timestamp=datetime.now(UTC),
     )
+
+
+def tool_call_key(message_id: str, tool_use_id: str) -> str:
+    """The ``convoflow.tool_call`` metadata value of one tool call's result event (any ids
+    fit: model-written tool-use ids need not match the metadata pattern)."""
+    return digest(message_id, tool_use_id)
+
+
+def tool_result_event(
+    memory_id: str, actor: str, session: str, call: tuple[str, str], text: str
+) -> Event:
+    """The blob-only event (``convoflow.kind=tool_result``) holding the whole result ``text``
+    of ``call`` (message id, tool-use id). Its key covers the text: saving the same result
+    again writes nothing, a different one (a retried call) writes a newer event."""
+    message_id, tool_use_id = call
+    text_digest = digest(text)
+    key = digest(memory_id, actor, session, "tool_result", message_id, tool_use_id, text_digest)
+    body = {"message_id": message_id, "tool_use_id": tool_use_id, "text": text}
+    return Event(
+        key=key,
+        payload=[
+            BlobMessage(
+                json.dumps(
+                    {"convoflow": BLOB_VERSION, "tool_result": body},
+                    separators=(",", ":"),
+                    ensure_ascii=False,
+                )
+            )
+        ],
+        metadata={
+            KIND_KEY: meta(KIND_TOOL_RESULT),
+            EVENT_KEY: meta(key),
+            TOOL_CALL_KEY: meta(tool_call_key(message_id, tool_use_id)),
+        },
+        timestamp=datetime.now(UTC),
+    )
+
+
+def decode_tool_result(event: Mapping[str, Any], call: tuple[str, str]) -> str | None:
+    """The result text of ``call`` in one of our tool-result events (None for anything else)."""
+    document = _blob(event)
+    body = None if document is None else document.get("tool_result")
+    if not isinstance(body, dict) or (body.get("message_id"), body.get("tool_use_id")) != call:
+        return None
+    text = body.get("text")
+    return text if isinstance(text, str) else None
 
 
 def _blob(event: Mapping[str, Any]) -> dict[str, Any] | None:

@@ -17,17 +17,21 @@ from activities.memory.agentcore._constants import (
     NO_RETRIES,
     PAGE_SIZE,
     REPLY_TO_KEY,
+    TOOL_CALL_KEY,
 )
 from activities.memory.agentcore._errors import AWS_ERRORS, classify
 from activities.memory.agentcore._events import (
     Event,
     decode_messages,
     decode_summary,
+    decode_tool_result,
     group_turns,
     inject_client_token,
     message_event,
     seq,
     summary_event,
+    tool_call_key,
+    tool_result_event,
 )
 from activities.memory.agentcore._ids import (
     agentcore_actor_id,
@@ -227,6 +231,44 @@ class AgentCoreMemoryStore(MemoryStore):
             return None if best is None else best[1]
 
         return await self._call("session_summary", read)
+
+    # --- full tool results --------------------------------------------------------------------
+
+    async def save_tool_result(
+        self, session: SessionRef, message_id: str, tool_use_id: str, text: str
+    ) -> None:
+        """Write the result as a blob event under the session's actor (once per text)."""
+        events = self._session_events(session)
+        call = (message_id, tool_use_id)
+        event = tool_result_event(self.memory_id, events.actor, events.session, call, text)
+
+        def write() -> None:
+            if not events.event_written(event.key):
+                self._write(events, event)
+
+        await self._call("save_tool_result", write)
+
+    async def tool_result(
+        self, session: SessionRef, message_id: str, tool_use_id: str
+    ) -> str | None:
+        """The newest saved result of the call (events of another actor are never read)."""
+        events = self._session_events(session)
+        call = (message_id, tool_use_id)
+        filters = [equals(TOOL_CALL_KEY, tool_call_key(*call))]
+
+        def read() -> str | None:
+            best: tuple[datetime, str] | None = None
+            for page in events.pages(filters=filters):
+                for event in page:
+                    text = decode_tool_result(event, call)
+                    stamp = event.get("eventTimestamp")
+                    if text is None or not isinstance(stamp, datetime):
+                        continue
+                    if best is None or stamp > best[0]:  # ties: the first listed, the newest
+                        best = (stamp, text)
+            return None if best is None else best[1]
+
+        return await self._call("tool_result", read)
 
     # --- long-term memory (see _long_term) --------------------------------------------------
 
