@@ -12,9 +12,8 @@ const state = { me: null, sessionId: null, listing: null };
 
 // ---------------------------------------------------------------- one turn (AG-UI run)
 
-// What each AG-UI event does to the turn. A slot for what the engine does not have yet:
-//   RUN_FINISHED with outcome {type: "interrupt"}: approval requests with Approve/Deny,
-//     answered by the next run's `resume` (approvals issue).
+// What each AG-UI event does to the turn. A RUN_FINISHED with outcome {type: "interrupt"}
+// pauses it for approval: Approve/Deny buttons, answered by the next run's `resume`.
 const handlers = {
   TOOL_CALL_START(turn, event) {
     turn.tools = turn.tools || {};
@@ -57,6 +56,12 @@ const handlers = {
     }
   },
   RUN_FINISHED(turn, event) {
+    if (event.outcome?.type === "interrupt") {
+      turn.interrupts = event.outcome.interrupts || [];
+      turn.over = true;
+      return;
+    }
+    turn.interrupts = null;
     const result = event.result || {};
     turn.shown = result.reply ?? turn.shown;
     // A cancelled turn (Stop, or a cancel from elsewhere) ends here with its partial reply.
@@ -69,12 +74,45 @@ const handlers = {
 };
 
 function runInput(turn) {
-  return {
-    threadId: turn.sessionId,
-    runId: turn.runId,
-    messages: [{ id: turn.runId, role: "user", content: turn.text }],
-    state: {}, tools: [], context: [], forwardedProps: {},
-  };
+  const common = { threadId: turn.sessionId, state: {}, tools: [], context: [], forwardedProps: {} };
+  if (turn.resume) return { ...common, runId: turn.resume.runId, messages: [], resume: turn.resume.entries };
+  return { ...common, runId: turn.runId, messages: [{ id: turn.runId, role: "user", content: turn.text }] };
+}
+
+/** Approve/Deny for each tool call the paused turn waits on; resolves with the resume. */
+function askApproval(turn) {
+  return new Promise((resolve) => {
+    const box = document.createElement("div");
+    box.className = "approvals";
+    const answers = new Map();
+    for (const interrupt of turn.interrupts) {
+      const row = document.createElement("div");
+      row.className = "approval";
+      const label = document.createElement("span");
+      const meta = interrupt.metadata || {};
+      label.textContent = `${meta.tool || "tool"} ${JSON.stringify(meta.input || {})}: ${interrupt.message || ""}`;
+      row.append(label);
+      for (const [text, approved] of [["Approve", true], ["Deny", false]]) {
+        const button = document.createElement("button");
+        button.type = "button";
+        button.textContent = text;
+        button.className = approved ? "approve" : "deny";
+        button.setAttribute("aria-label", `${text} ${meta.tool || "tool"}`);
+        button.addEventListener("click", () => {
+          answers.set(interrupt.id, { interruptId: interrupt.id, status: "resolved", payload: { approved } });
+          row.replaceChildren(`${meta.tool || "tool"}: ${approved ? "approved" : "denied"}`);
+          if (answers.size === turn.interrupts.length) {
+            box.remove();
+            resolve({ runId: crypto.randomUUID(), entries: [...answers.values()] });
+          }
+        });
+        row.append(button);
+      }
+      box.append(row);
+    }
+    turn.item.append(box);
+    note(turn.item, "waiting for your approval");
+  });
 }
 
 async function follow(turn) {
@@ -151,6 +189,12 @@ async function send(text) {
   turnStarted(sessionId);
   try {
     await runTurn(turn);
+    while (turn.interrupts?.length) {  // paused for approval: answer, then follow the rest
+      turn.resume = await askApproval(turn);
+      note(turn.item, "");
+      turn.over = false;
+      await runTurn(turn);
+    }
   } finally {
     turnEnded(sessionId);
   }
