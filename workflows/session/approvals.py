@@ -116,8 +116,6 @@ class Approvals:
             return (
                 f"Nobody approved this {request.tool} call within {spoken(waited)}; it did not run."
             )
-        if request.state == "cancelled":
-            return f"The {request.tool} call was cancelled before anyone approved it."
         said = f": {request.message}" if request.message else "."
         return f"The user denied this {request.tool} call; it did not run{said}"
 
@@ -139,7 +137,7 @@ class Approvals:
             if request_id is None:
                 raise RuntimeError(f"an interrupt no approval asked for: {interrupt.name}")
             requests.append((interrupt, self._run.approvals[request_id]))
-        while waiting := self.pending():
+        while waiting := self._run.pending_approvals():
             names = ", ".join(dict.fromkeys(r.tool for r in waiting))
             self._view.set_step("waiting_for_approval", f"waiting for approval of {names}", 60)
             deadline = min(r.deadline for r in waiting)
@@ -164,10 +162,6 @@ class Approvals:
             }
             for interrupt, request in requests
         ]
-
-    def pending(self) -> list[ApprovalRequest]:
-        """The requests waiting for an answer, oldest first."""
-        return [r for r in self._run.approvals.values() if r.state == "pending"]
 
     def listing(self) -> list[ApprovalRequest]:
         """Every request of the running turn, pending ones first."""

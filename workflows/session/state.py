@@ -35,6 +35,10 @@ class RunState:
     approvals: dict[str, ApprovalRequest] = field(default_factory=dict)
     """The running turn's approval requests by id (``workflows.session.approvals``)."""
 
+    def pending_approvals(self) -> list[ApprovalRequest]:
+        """The running turn's approval requests that wait for an answer, oldest first."""
+        return [r for r in self.approvals.values() if r.state == "pending"]
+
     @property
     def ending(self) -> bool:
         """Closing, closed or expired: no new message is accepted."""

@@ -101,7 +101,7 @@ class SessionView:
             summary=state.summary,
             model=session.config.model,
             agent=session.config.agent,
-            approvals=[r for r in run.approvals.values() if r.state == "pending"],
+            approvals=run.pending_approvals(),
         )
 
     def summary(self, status: Literal["expired", "closed"], reason: str) -> SessionSummary:
@@ -135,8 +135,7 @@ class SessionView:
         waiting = "".join(
             f"- approval {r.id}: {r.tool} {_preview(json.dumps(r.input, sort_keys=True))}"
             f" (until {r.deadline.isoformat()})\n"
-            for r in run.approvals.values()
-            if r.state == "pending"
+            for r in run.pending_approvals()
         )
         workflow.set_current_details(
             f"**{run.status}**: {run.step}\n\n{waiting}"
