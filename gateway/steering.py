@@ -100,34 +100,44 @@ def _route(gateway: "Gateway", action: Action) -> Callable[[Request], Awaitable[
 
 
 def mount_steering(app: "BedrockAgentCoreApp", gateway: "Gateway") -> None:
-    """Add the steering routes to the gateway app."""
-    client = gateway.client
+    """Add the steering routes to the gateway app.
+
+    The client is looked up per request: it connects at startup, after the routes mount.
+    """
 
     async def cancel(request: Request, session_id: str, who: Principal) -> tuple[Any, int]:
-        return await client.cancel(session_id, tenant_id=who.tenant_id, user_id=who.user_id), 200
+        return await gateway.client.cancel(
+            session_id, tenant_id=who.tenant_id, user_id=who.user_id
+        ), 200
 
     async def regenerate(request: Request, session_id: str, who: Principal) -> tuple[Any, int]:
-        reply = await client.regenerate(session_id, tenant_id=who.tenant_id, user_id=who.user_id)
+        reply = await gateway.client.regenerate(
+            session_id, tenant_id=who.tenant_id, user_id=who.user_id
+        )
         return reply, 200
 
     async def fork(request: Request, session_id: str, who: Principal) -> tuple[Any, int]:
         at, to = parse_fork(await _json_body(request))
-        result = await client.fork(session_id, at, to, tenant_id=who.tenant_id, user_id=who.user_id)
+        result = await gateway.client.fork(
+            session_id, at, to, tenant_id=who.tenant_id, user_id=who.user_id
+        )
         return result, 201
 
     async def approvals(request: Request, session_id: str, who: Principal) -> tuple[Any, int]:
-        listed = await client.approvals(session_id, tenant_id=who.tenant_id, user_id=who.user_id)
+        listed = await gateway.client.approvals(
+            session_id, tenant_id=who.tenant_id, user_id=who.user_id
+        )
         return {"session_id": session_id, "approvals": listed}, 200
 
     async def answer(request: Request, session_id: str, who: Principal) -> tuple[Any, int]:
         request_id = validate_id("approval request id", request.path_params["request_id"])
         approved, message = parse_answer(await _json_body(request))
         if approved:
-            done = await client.approve(
+            done = await gateway.client.approve(
                 session_id, request_id, tenant_id=who.tenant_id, user_id=who.user_id
             )
         else:
-            done = await client.deny(
+            done = await gateway.client.deny(
                 session_id,
                 request_id,
                 message=message,
