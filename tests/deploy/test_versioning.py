@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from temporalio.api.enums.v1 import EventType, VersioningBehavior
+from temporalio.api.enums.v1 import EventType, TimeoutType, VersioningBehavior
 
 from client import SessionClient
 from models import SessionConfig
@@ -66,26 +66,34 @@ async def pinned_to(sessions: SessionClient, session_id: str) -> tuple[str, int]
     return info.deployment_version.build_id, info.behavior
 
 
-async def failed_tasks(sessions: SessionClient, session_id: str) -> tuple[int, int]:
-    """(workflow tasks that failed or timed out, runs) over every run of the session."""
+async def failed_tasks(sessions: SessionClient, session_id: str) -> tuple[list[str], int]:
+    """(the workflow tasks that failed or ran out of time, runs) over every run of the session.
+
+    A sticky task that waited past its schedule-to-start timeout is left out: under load the
+    server hands it to the normal queue, which is how stickiness is meant to fail over, not a
+    fault of the session's code (a non-determinism error is a failed task; a worker stuck in
+    a task is a start-to-close timeout).
+    """
     client = sessions.temporal
-    failed, runs = 0, 0
+    failed: list[str] = []
+    runs = 0
     handle = sessions.handle(session_id)
     run_id = (await handle.describe()).run_id
     while run_id:  # walk back the chain of runs through each run's first event
         history = await client.get_workflow_handle(handle.id, run_id=run_id).fetch_history()
-        failed += sum(event.event_type in _TASK_FAILURES for event in history.events)
+        for event in history.events:
+            if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
+                cause = event.workflow_task_failed_event_attributes
+                failed.append(f"run {runs}: failed: {cause.cause} {cause.failure.message}")
+            elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT:
+                kind = event.workflow_task_timed_out_event_attributes.timeout_type
+                if kind != TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_START:
+                    failed.append(f"run {runs}: timed out: {TimeoutType.Name(kind)}")
         runs += 1
         run_id = history.events[
             0
         ].workflow_execution_started_event_attributes.continued_execution_run_id
     return failed, runs
-
-
-_TASK_FAILURES = (
-    EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED,
-    EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT,
-)
 
 
 @pytest.mark.timeout(300)
@@ -173,7 +181,7 @@ async def test_deploy_moves_every_session_to_v2(versioned_address: str, tmp_path
             assert_well_formed(history)
             assert (await sessions.status(session_id)).turns == 3
             failed, runs = await failed_tasks(sessions, session_id)
-            assert (failed, runs) == (0, 2)  # one continue-as-new: the move to v2
+            assert (failed, runs) == ([], 2)  # one continue-as-new: the move to v2
     finally:
         await v1.stop()
         await v2.stop()
@@ -225,7 +233,7 @@ async def test_a_turn_in_progress_finishes_on_v1_then_moves(
             lambda pinned: pinned[0] == "v2",
             timeout=30,
         )
-        assert await failed_tasks(sessions, session_id) == (0, 2)
+        assert await failed_tasks(sessions, session_id) == ([], 2)
         history = await sessions.history(session_id)
         assert [m.message for m in history if m.role == "user"] == ["hi", long_text]
         assert_well_formed(history)
