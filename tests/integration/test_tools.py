@@ -36,6 +36,18 @@ async def scheduled(handle: WorkflowHandle[Any, Any]) -> list[tuple[str, str]]:
     return found
 
 
+async def model_inputs(handle: WorkflowHandle[Any, Any]) -> list[dict[str, Any]]:
+    """The input of every model activity the session scheduled, in order."""
+    history = await handle.fetch_history()
+    return [
+        json.loads(attributes.input.payloads[0].data)
+        for event in history.events
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+        and (attributes := event.activity_task_scheduled_event_attributes).activity_type.name
+        == "invoke_model"
+    ]
+
+
 async def failed_tasks(handle: WorkflowHandle[Any, Any]) -> int:
     history = await handle.fetch_history()
     return sum(
@@ -62,6 +74,11 @@ async def test_a_tool_call_is_an_activity_labelled_with_the_tool(sessions: Sessi
     assert history[1].metadata is not None and history[1].metadata["agent"] == "assistant"
     handle = sessions.handle(session_id)
     assert ("calculator", "tool: calculator") in await scheduled(handle)
+    # The model call after the tool carries the conversation once: Strands' executor copies
+    # the messages, prompt and tool specs into the invocation state, and we drop them.
+    first, after_tool = await model_inputs(handle)
+    assert len(after_tool["messages"]) == len(first["messages"]) + 2
+    assert {"messages", "system_prompt", "tool_config"}.isdisjoint(after_tool["invocation_state"])
     # A plain message to the same agent needs no tool.
     assert (await sessions.send(session_id, "thanks", user_id="ann")).reply == "echo: thanks"
 

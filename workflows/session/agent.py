@@ -42,6 +42,10 @@ STREAM_RESULT_CHARS = 500
 """Characters of a tool result a stream event carries."""
 LIMIT_GRACE = 3
 """Tool calls refused past the limit before the turn is stopped."""
+EXECUTOR_COPIES = ("messages", "system_prompt", "tool_config")
+"""What Strands' tool executor copies into the invocation state for older tools. They are
+JSON, so the next model activity's input would carry the whole context twice; no tool of a
+session reads them (its context comes from :func:`agents.tool_context`)."""
 
 # Built once per process: a tool's Strands wrapper and input model depend only on its
 # definition (names, schema, activity options), never on the session.
@@ -299,6 +303,8 @@ class SessionAgent:
 
     def _after_tool(self, event: AfterToolCallEvent) -> None:
         set_scheduling(None)
+        for key in EXECUTOR_COPIES:
+            event.invocation_state.pop(key, None)
         use_id = str(event.tool_use.get("toolUseId", ""))
         name = self._running.pop(use_id, str(event.tool_use.get("name", "")))
         if (denied := self.approvals.denial(use_id)) is not None:
