@@ -25,9 +25,9 @@ from bench import (
     report,
     scaleout,
     start,
+    steering,
     streaming,
     throughput,
-    tool_selection,
     tools,
 )
 
@@ -41,9 +41,9 @@ BENCHMARKS: dict[str, ModuleType] = {
     "streaming": streaming,
     "recall": recall,
     "scaleout": scaleout,
-    "tool-selection": tool_selection,
     "context": context,
     "tools": tools,
+    "steering": steering,
     "page": page,
     "report": report,
 }
@@ -59,8 +59,8 @@ FULL: dict[str, list[str]] = {
     "recall": ["--records", "10000", "--queries", "200", "--turns", "100"],
     "scaleout": ["--workers", "3", "--sessions", "200", "--turns", "5"],
     "profile": ["--sessions", "50", "--turns", "10"],
-    "tool-selection": ["--modes", "auto,any"],
-    "tools": ["--turns", "300"],
+    "tools": ["--turns", "300", "--modes", "auto,any"],
+    "steering": ["--runs", "20"],
 }
 QUICK: dict[str, list[str]] = {
     "latency": ["--turns", "100"],
@@ -71,8 +71,8 @@ QUICK: dict[str, list[str]] = {
     "streaming": ["--rounds", "1"],
     "recall": ["--records", "10000", "--queries", "50", "--turns", "30"],
     "scaleout": ["--workers", "3", "--sessions", "50", "--turns", "3"],
-    "tool-selection": ["--modes", "any"],
-    "tools": ["--turns", "50"],
+    "tools": ["--turns", "50", "--modes", "any"],
+    "steering": ["--runs", "5"],
 }
 
 

@@ -91,12 +91,17 @@ def progress(message: str) -> None:
     sys.stderr.flush()
 
 
-async def dev_environment() -> WorkflowEnvironment:
-    """An in-memory dev server with our search attributes."""
+async def dev_environment(dynamic_config: dict[str, int] | None = None) -> WorkflowEnvironment:
+    """An in-memory dev server with our search attributes (and ``dynamic_config`` server
+    settings, for a benchmark that compares them)."""
+    flags: list[str] = []
+    for key, value in (dynamic_config or {}).items():
+        flags += ["--dynamic-config-value", f"{key}={value}"]
     return await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(Path(sys.executable).parent / "temporal"),
         search_attributes=sa.ALL_KEYS,
         dev_server_log_level="error",
+        dev_server_extra_args=flags,
     )
 
 
@@ -116,9 +121,11 @@ class ProcessStack:
 
 
 @contextlib.asynccontextmanager
-async def process_stack(data_dir: Path, **settings: Any) -> AsyncIterator[ProcessStack]:
+async def process_stack(
+    data_dir: Path, *, dynamic_config: dict[str, int] | None = None, **settings: Any
+) -> AsyncIterator[ProcessStack]:
     """Start an in-memory dev server and a worker in its own process."""
-    env = await dev_environment()
+    env = await dev_environment(dynamic_config)
     worker: asyncio.subprocess.Process | None = None
     try:
         values: dict[str, Any] = {
@@ -146,11 +153,21 @@ async def process_stack(data_dir: Path, **settings: Any) -> AsyncIterator[Proces
             raise RuntimeError(f"bench worker did not start; see {data_dir / 'worker.log'}")
         sessions = SessionClient(await connect_client(config), config)
         yield ProcessStack(env, config, sessions, worker)
+    except Exception:
+        _show_worker_log(data_dir / "worker.log")  # the data dir is often temporary
+        raise
     finally:
         if worker is not None and worker.returncode is None:
             worker.terminate()
             await asyncio.wait_for(worker.wait(), 60)
         await env.shutdown()
+
+
+def _show_worker_log(path: Path, lines: int = 60) -> None:
+    """The end of a failed run's worker log, on stderr."""
+    if path.exists():
+        tail = path.read_text(errors="replace").splitlines()[-lines:]
+        progress(f"the run failed; the end of {path}:\n" + "\n".join(tail))
 
 
 def rss_mb(pid: int) -> float:

@@ -5,10 +5,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from bench import profile, scaleout_report
+from bench import profile, scaleout_report, tools_report
+from bench.cells import met, ms
 from bench.context import report_lines as context_lines
 from bench.harness import RESULTS
 from bench.page import report_lines as page_lines
+from bench.steering import report_lines as steering_lines
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 PLOTS = DOCS / "bench"
@@ -17,14 +19,6 @@ PLOTS = DOCS / "bench"
 def _load(name: str) -> dict[str, Any] | None:
     path = RESULTS / f"{name}.json"
     return json.loads(path.read_text()) if path.exists() else None
-
-
-def _met(flag: bool) -> str:
-    return "**met**" if flag else "**not met**"
-
-
-def _ms(summary: dict[str, Any]) -> str:
-    return f"{summary['p50']} / {summary['p95']} / {summary['p99']}"
 
 
 def _plot_long(result: dict[str, Any]) -> list[str]:
@@ -131,9 +125,13 @@ def render() -> str:
         ("recall", _recall),
         ("scaleout", scaleout_report.scaleout),
         ("profile", profile.section),
-        ("tool_selection", _tool_selection),
         ("context", context_lines),
-        ("tools", _tools),
+        (
+            "tools",
+            lambda r: tools_report.latency(r, _load("tools-fast-transfer")),
+        ),
+        ("tool_selection", tools_report.selection),
+        ("steering", steering_lines),
     ]
     for name, writer in sections:
         document = _load(name)
@@ -160,14 +158,14 @@ def _latency(r: dict[str, Any]) -> list[str]:
         "",
         "| mode | p50 / p95 / p99 |",
         "| --- | --- |",
-        f"| floor: update → one activity → reply | {_ms(r['floor_activity_ms'])} |",
-        f"| floor: update → one local activity → reply | {_ms(r['floor_local_activity_ms'])} |",
-        f"| session turn (user set: recall + memory) | {_ms(r['session_ms'])} |",
-        f"| session turn (no user) | {_ms(r['session_no_user_ms'])} |",
-        f"| direct: the same Strands agent in-process | {_ms(r['direct_ms'])} |",
+        f"| floor: update → one activity → reply | {ms(r['floor_activity_ms'])} |",
+        f"| floor: update → one local activity → reply | {ms(r['floor_local_activity_ms'])} |",
+        f"| session turn (user set: recall + memory) | {ms(r['session_ms'])} |",
+        f"| session turn (no user) | {ms(r['session_no_user_ms'])} |",
+        f"| direct: the same Strands agent in-process | {ms(r['direct_ms'])} |",
         "",
         f"Session p50 / floor p50 = **{r['session_p50_over_floor']}x** (goal ≤ "
-        f"{r['goal_p50_over_floor']}x): {_met(r['goal_met'])}. Without a user (no recall): "
+        f"{r['goal_p50_over_floor']}x): {met(r['goal_met'])}. Without a user (no recall): "
         f"{r['session_no_user_p50_over_floor']}x.",
         "",
         "History cost per turn: session "
@@ -188,7 +186,7 @@ def _throughput(r: dict[str, Any]) -> list[str]:
     for level, row in r["levels"].items():
         lines.append(
             f"| {level} | {row['floor_turns_per_s']} | {row['session_turns_per_s']} |"
-            f" {row['ratio']}x | {_met(row['goal_met'])} |"
+            f" {row['ratio']}x | {met(row['goal_met'])} |"
         )
     return lines
 
@@ -197,8 +195,8 @@ def _start(r: dict[str, Any]) -> list[str]:
     return [
         "## Session start (update-with-start to a new session, first reply)",
         "",
-        f"- one at a time: p50 / p95 / p99 = {_ms(r['sequential_ms'])} ms",
-        f"- {r['concurrent']} at once: p50 / p95 / p99 = {_ms(r['concurrent_ms'])} ms;"
+        f"- one at a time: p50 / p95 / p99 = {ms(r['sequential_ms'])} ms",
+        f"- {r['concurrent']} at once: p50 / p95 / p99 = {ms(r['concurrent_ms'])} ms;"
         f" all done in {r['concurrent_all_done_ms']} ms",
     ]
 
@@ -213,10 +211,10 @@ def _idle(r: dict[str, Any]) -> list[str]:
         "",
         f"- worker RSS: {rss['start']} MB at start, {rss['after_open']} MB after opening,"
         f" {rss['after_probes']} MB at the end (goal ≤ {r['goal_rss_mb']} MB):"
-        f" {_met(r['rss_goal_met'])}",
-        f"- turn to a random idle (cold) session: {_ms(r['cold_turn_ms'])} ms; the next turn"
-        f" (warm): {_ms(r['warm_turn_ms'])} ms; cold/warm p50 = **{r['cold_over_warm_p50']}x**"
-        f" (goal ≤ {r['goal_cold_over_warm']}x): {_met(r['cold_goal_met'])}",
+        f" {met(r['rss_goal_met'])}",
+        f"- turn to a random idle (cold) session: {ms(r['cold_turn_ms'])} ms; the next turn"
+        f" (warm): {ms(r['warm_turn_ms'])} ms; cold/warm p50 = **{r['cold_over_warm_p50']}x**"
+        f" (goal ≤ {r['goal_cold_over_warm']}x): {met(r['cold_goal_met'])}",
     ]
 
 
@@ -226,9 +224,9 @@ def _long(r: dict[str, Any]) -> list[str]:
         "",
         f"{r['turns']} turns in one session: {r['runs']} runs (continue-as-new), at most"
         f" {r['max_events_per_run']} events in a run (goal < {r['goal_max_events_per_run']}):"
-        f" {_met(r['events_goal_met'])}.",
-        f"Turns 50-100: {_ms(r['turns_50_to_100_ms'])} ms; last 50 turns:"
-        f" {_ms(r['last_50_turns_ms'])} ms; late/early p50 = {r['late_over_early_p50']}x.",
+        f" {met(r['events_goal_met'])}.",
+        f"Turns 50-100: {ms(r['turns_50_to_100_ms'])} ms; last 50 turns:"
+        f" {ms(r['last_50_turns_ms'])} ms; late/early p50 = {r['late_over_early_p50']}x.",
         "",
         "| run | events | bytes | turns | bytes per turn |",
         "| --- | --- | --- | --- | --- |",
@@ -249,14 +247,14 @@ def _streaming(r: dict[str, Any]) -> list[str]:
         f"{r['turns']} turns; the same prompts and seed through the model alone and through a"
         f" streamed session turn (stream batches every {r['stream_batch_interval_ms']} ms).",
         "",
-        f"- model's own first token: {_ms(r['model_first_token_ms'])} ms",
-        f"- first token seen by the client: {_ms(r['client_first_token_ms'])} ms",
+        f"- model's own first token: {ms(r['model_first_token_ms'])} ms",
+        f"- first token seen by the client: {ms(r['client_first_token_ms'])} ms",
         "- added by Convoflow (per turn, client minus model):"
-        f" {_ms(r['added_first_token_ms'])} ms; p50 goal ≤"
-        f" {r['added_first_token_p50_goal_ms']} ms: {_met(r['added_first_token_p50_met'])}",
+        f" {ms(r['added_first_token_ms'])} ms; p50 goal ≤"
+        f" {r['added_first_token_p50_goal_ms']} ms: {met(r['added_first_token_p50_met'])}",
         f"- tokens/s: model alone {r['model_tokens_per_s']}, end to end"
         f" {r['end_to_end_tokens_per_s']} = **{r['tokens_per_s_ratio']}x** (goal ≥"
-        f" {r['tokens_per_s_ratio_goal']}x): {_met(r['tokens_per_s_ratio_met'])}",
+        f" {r['tokens_per_s_ratio_goal']}x): {met(r['tokens_per_s_ratio_met'])}",
     ]
 
 
@@ -264,99 +262,13 @@ def _recall(r: dict[str, Any]) -> list[str]:
     return [
         "## Recall with 10,000 memories per actor (SQLite FTS5, BM25)",
         "",
-        f"- store search, top 5 of {r['records_per_actor']} records: {_ms(r['search_ms'])} ms",
-        f"- turn with recall: {_ms(r['turn_recall_on_ms'])} ms; without:"
-        f" {_ms(r['turn_recall_off_ms'])} ms",
+        f"- store search, top 5 of {r['records_per_actor']} records: {ms(r['search_ms'])} ms",
+        f"- turn with recall: {ms(r['turn_recall_on_ms'])} ms; without:"
+        f" {ms(r['turn_recall_off_ms'])} ms",
         f"- recall adds **{r['recall_adds_p50_ms']} ms** to a turn at p50 (goal ≤"
-        f" {r['goal_adds_p50_ms']} ms): {_met(r['goal_met'])}; the difference is within the"
+        f" {r['goal_adds_p50_ms']} ms): {met(r['goal_met'])}; the difference is within the"
         " noise, the search itself being the cost above. Recording adds nothing to the reply:"
         " it runs in the next turn's preparation or in a record round after the reply.",
-    ]
-
-
-def _share(count: int, total: int) -> str:
-    return f"{count}/{total} ({round(100 * count / total) if total else 0}%)"
-
-
-def _tool_selection(r: dict[str, Any]) -> list[str]:
-    tools = ", ".join(f"`{name}`" for name in r["tools"])
-    lines = [
-        "## Tool selection by the embedded local model (SmolLM2-135M)",
-        "",
-        f"{r['cases']} prompts, each answered by one of {len(r['tools'])} tools ({tools}),"
-        " through the registered `local` provider. The call is generated under llama.cpp"
-        " grammars built from the tool specs, so any call names a tool from the specs; *right*"
-        " means the expected tool with an input that validates against its schema"
-        " (`jsonschema`). `auto`: the model decides between a call and a text reply (as in a"
-        " session); `any`: a call is required, which isolates the choice of tool.",
-        "",
-        "| tool choice | right tool, valid arguments | called a tool | arguments valid"
-        " (of calls) | input carries the prompt's value | turn p50 / p95 / p99 ms |",
-        "| --- | --- | --- | --- | --- | --- |",
-    ]
-    for mode, m in r["modes"].items():
-        lines.append(
-            f"| {mode} | **{_share(m['right_tool_valid_arguments'], m['prompts'])}** |"
-            f" {_share(m['called_a_tool'], m['prompts'])} |"
-            f" {_share(m['arguments_valid'], m['called_a_tool'])} |"
-            f" {_share(m['arguments_carry_key'], m['prompts'])} | {_ms(m['turn_ms'])} |"
-        )
-    per_tool = len(r["modes"][next(iter(r["modes"]))]["rows"]) // max(len(r["tools"]), 1)
-    lines.append("")
-    for mode, m in r["modes"].items():
-        right = ", ".join(
-            f"{name} {m['right_by_tool'].get(name, 0)}/{per_tool}" for name in r["tools"]
-        )
-        picked = ", ".join(f"{name} {count}" for name, count in sorted(m["picked"].items()))
-        empty = sum(
-            '""' in str(row.get("input", "")) for row in m["rows"] if row["tool"] is not None
-        )
-        lines.append(
-            f"- {mode}: right per tool: {right}; tools picked: {picked} (None: a text reply);"
-            f" calls with an empty string argument: {empty}."
-        )
-    auto = r["modes"].get("auto")
-    if auto and "no_tool_prompts" in auto:
-        lines.append(
-            f"- auto, {auto['no_tool_prompts']} prompts no tool answers: answered in text"
-            f" {auto['no_tool_text_replies']}/{auto['no_tool_prompts']}. Offered tools, the"
-            " 135M model calls one almost always; after a tool round it answers in text"
-            " (`tool_rounds`, default 1)."
-        )
-    lines.append(
-        "- The choice is greedy (temperature 0), so the counts repeat run to run; the times"
-        " depend on the machine's load (one llama.cpp thread here, on 2 shared cores)."
-    )
-    return lines
-
-
-def _tools(r: dict[str, Any]) -> list[str]:
-    return [
-        "## Tool turn (echo model + one trivial tool)",
-        "",
-        f"{r['turns']} sequential turns per mode in one session; the model asks for the tool,"
-        " the tool runs, the model answers with its result. p50 / p95 / p99 in ms.",
-        "",
-        "| mode | p50 / p95 / p99 |",
-        "| --- | --- |",
-        f"| floor: update → two activities → reply | {_ms(r['floor_two_activities_ms'])} |",
-        f"| floor: update → one activity → reply | {_ms(r['floor_one_activity_ms'])} |",
-        f"| session turn, tool as an activity (no user) | {_ms(r['tool_turn_ms'])} |",
-        f"| session turn, tool as an activity (user set) | {_ms(r['tool_turn_user_ms'])} |",
-        f"| session turn, tool as a local activity | {_ms(r['local_tool_turn_ms'])} |",
-        f"| session turn without a tool | {_ms(r['plain_turn_ms'])} |",
-        "",
-        f"Tool turn p50 / floor p50 = **{r['tool_turn_p50_over_floor']}x** (goal ≤"
-        f" {r['goal_p50_over_floor']}x): {_met(r['goal_met'])}; with the tool as a local"
-        f" activity (`ToolDefinition(local=True)`): **{r['local_tool_turn_p50_over_floor']}x**:"
-        f" {_met(r['local_goal_met'])}. A tool turn is three activities one after the other"
-        " (model, tool, model) against the floor's two; against three floor activity hops it is"
-        f" {r['tool_turn_p50_over_three_activities']}x: nearly all of the cost is the third"
-        " activity, not the session's agent, tool wrapper, hooks or history. A local tool saves"
-        " that hop.",
-        "",
-        f"History cost of a tool turn: {r['tool_turn_events']} events /"
-        f" {r['tool_turn_bytes']} bytes.",
     ]
 
 

@@ -4,6 +4,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from bench.cells import ms
 from bench.harness import RESULTS
 
 # Tuning runs (python -m bench scaleout --save-as scaleout-NAME ...), in table order.
@@ -47,12 +48,6 @@ def _load(name: str) -> dict[str, Any] | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def _ms(summary: dict[str, Any] | None) -> str:
-    if not summary:
-        return "-"
-    return f"{summary['p50']} / {summary['p95']} / {summary['p99']}"
-
-
 def scaleout(r: dict[str, Any]) -> list[str]:
     """The kill run: per-worker turns, takeover, nothing lost."""
     workers = ", ".join(f"{name} {count}" for name, count in r["turns_per_worker"].items())
@@ -68,8 +63,8 @@ def scaleout(r: dict[str, Any]) -> list[str]:
         f" finished by the others: {r['sessions_continued_elsewhere']}",
         f"- lost: {r['lost']}, duplicated: {r['duplicated']}; model calls answered:"
         f" {r['model_calls']} (retried after the kill: {r['model_calls_retried']})",
-        f"- {r['turns_per_s']} turns/s; latency p50 / p95 / p99 {_ms(r['latency'])} ms;"
-        f" after the kill {_ms(r['latency_after_kill'])} ms; workflow tasks timed out: {timeouts}",
+        f"- {r['turns_per_s']} turns/s; latency p50 / p95 / p99 {ms(r['latency'])} ms;"
+        f" after the kill {ms(r['latency_after_kill'])} ms; workflow tasks timed out: {timeouts}",
     ]
 
 
@@ -83,8 +78,8 @@ def tuning(load: Callable[[str], dict[str, Any] | None] = _load) -> list[str]:
         r = document["result"]
         timeouts = sum(r["workflow_task_timeouts"].values())
         rows.append(
-            f"| {label} | {r['turns_per_s']} | {_ms(r['latency'])} |"
-            f" {_ms(r['latency_after_kill'])} | {timeouts} |"
+            f"| {label} | {r['turns_per_s']} | {ms(r['latency'])} |"
+            f" {ms(r['latency_after_kill'])} | {timeouts} |"
             f" {r.get('sessions_on_several_workers', '-')} |"
         )
     if not rows:

@@ -1,4 +1,5 @@
-"""A turn with one fast tool (echo model + one trivial tool activity), against the floor.
+"""Tool-turn latency (``python -m bench tools --part latency``): a turn with one fast tool
+(echo model + one trivial tool activity), against the floor.
 
 The session's agent ``bench-tool`` has one tool, ``bench_tool``, which returns its input:
 each turn is the model asking for it (echo's ``/tool`` mode), the tool activity, and the
@@ -8,14 +9,17 @@ the same server and worker. The same tool as a local activity (``ToolDefinition(
 ``bench_local_tool``) is measured too.
 """
 
-import argparse
+import itertools
+import statistics
 import tempfile
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from temporalio import activity
+from temporalio.api.enums.v1 import EventType
 
 from agents import AgentDefinition, ToolDefinition
 from bench.floor import FloorWorkflow, Ping
@@ -25,12 +29,16 @@ from bench.harness import (
     percentile,
     process_stack,
     progress,
-    save,
     summary_ms,
 )
 from models import SessionConfig
 
 GOAL = 1.2
+
+FAST_TRANSFER: dict[str, int] = {"history.transferProcessorMaxPollRPS": 1000}
+"""A server setting ``--fast-transfer`` compares: a workflow task that an activity's
+completion creates is a transfer task, and the history service reads its transfer queue at
+most this many times a second per shard (default 20; the dev server has one shard)."""
 
 
 @activity.defn(name="bench_tool")
@@ -50,8 +58,11 @@ BENCH_AGENT = AgentDefinition(
 )
 
 
-async def floor_turns(stack: ProcessStack, turns: int, activities: int) -> list[float]:
-    """Latencies of ``turns`` floor updates running ``activities`` activities each."""
+async def floor_turns(
+    stack: ProcessStack, turns: int, activities: int
+) -> tuple[list[float], dict[str, float]]:
+    """Latencies of ``turns`` floor updates running ``activities`` activities each, and where
+    the time of one activity hop went (:func:`hop_breakdown`)."""
     handle = await stack.client.start_workflow(
         FloorWorkflow.run,
         id=f"floor-{uuid.uuid4().hex[:8]}",
@@ -64,7 +75,54 @@ async def floor_turns(stack: ProcessStack, turns: int, activities: int) -> list[
         await handle.execute_update(FloorWorkflow.ping, Ping(f"turn {turn}", activities=activities))
         latencies.append(time.perf_counter() - started)
     await handle.signal(FloorWorkflow.stop)
-    return latencies
+    return latencies, hop_breakdown((await handle.fetch_history()).events)
+
+
+# One activity hop, as the history's event times show it (ms, median over the run).
+HOP_STEPS: dict[str, tuple[int, int]] = {
+    "activity dispatch (scheduled → started)": (
+        EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED,
+        EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED,
+    ),
+    "activity run and report (started → completed)": (
+        EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED,
+        EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED,
+    ),
+    "next workflow task created (activity completed → scheduled)": (
+        EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED,
+        EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
+    ),
+    "next workflow task reaches the worker (scheduled → started)": (
+        EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
+        EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
+    ),
+    "worker runs it and reports (started → completed)": (
+        EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
+        EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
+    ),
+}
+
+
+def hop_breakdown(events: Sequence[Any]) -> dict[str, float]:
+    """Median gap of each :data:`HOP_STEPS` step; workflow-task steps only for the tasks an
+    activity's completion created (not those an update delivered)."""
+    gaps: dict[str, list[float]] = {name: [] for name in HOP_STEPS}
+    after_activity = False
+    for before, after in itertools.pairwise(events):
+        kinds = (before.event_type, after.event_type)
+        if kinds[0] == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+            after_activity = True
+        elif kinds[0] == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+            after_activity = False
+        for name, step in HOP_STEPS.items():
+            workflow_task = step[1] in (
+                EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
+                EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
+            )
+            if kinds == step and (after_activity or not workflow_task):
+                seconds = after.event_time.ToDatetime() - before.event_time.ToDatetime()
+                gaps[name].append(seconds.total_seconds() * 1000)
+    return {name: round(statistics.median(v), 2) if v else 0.0 for name, v in gaps.items()}
 
 
 async def session_turns(
@@ -87,14 +145,21 @@ async def session_turns(
     return latencies, stack.sessions.handle(session_id).id
 
 
-async def run(turns: int) -> dict[str, Any]:
-    """Measure every mode in one run, on one dev server and worker."""
+async def run(turns: int, *, fast_transfer: bool = False) -> dict[str, Any]:
+    """Measure every mode in one run, on one dev server and worker (the server with
+    :data:`FAST_TRANSFER` when ``fast_transfer``, else with its defaults)."""
+    config = FAST_TRANSFER if fast_transfer else {}
     with tempfile.TemporaryDirectory() as data_dir:
-        async with process_stack(Path(data_dir), agents="bench.tools") as stack:
+        stack_context = process_stack(
+            Path(data_dir), dynamic_config=config, agents="bench.tool_latency"
+        )
+        async with stack_context as stack:
             progress(f"floor: {turns} updates, two activities each")
-            floor_two = await floor_turns(stack, turns, 2)
+            floor_two, hop = await floor_turns(stack, turns, 2)
             progress(f"floor: {turns} updates, one activity each")
-            floor_one = await floor_turns(stack, turns, 1)
+            floor_one, _ = await floor_turns(stack, turns, 1)
+            progress(f"floor: {turns} updates, three activities each")
+            floor_three, _ = await floor_turns(stack, turns, 3)
             progress(f"session: {turns} turns with one tool call (no user)")
             tool, tool_id = await session_turns(stack, turns, tool="bench_tool", user_id=None)
             progress(f"session: {turns} turns with one tool call (user set: recall + memory)")
@@ -113,6 +178,7 @@ async def run(turns: int) -> dict[str, Any]:
     ratio = percentile(tool, 50) / floor_p50
     return {
         "turns": turns,
+        "server_dynamic_config": config,
         "floor_two_activities_ms": summary_ms(floor_two),
         "floor_one_activity_ms": summary_ms(floor_one),
         "tool_turn_ms": summary_ms(tool),
@@ -122,24 +188,14 @@ async def run(turns: int) -> dict[str, Any]:
         "tool_turn_p50_over_floor": round(ratio, 3),
         "tool_turn_user_p50_over_floor": round(percentile(tool_user, 50) / floor_p50, 3),
         "local_tool_turn_p50_over_floor": round(percentile(local, 50) / floor_p50, 3),
+        "floor_three_activities_ms": summary_ms(floor_three),
         "tool_turn_p50_over_three_activities": round(
-            percentile(tool, 50) / (percentile(floor_one, 50) * 3), 3
+            percentile(tool, 50) / percentile(floor_three, 50), 3
         ),
+        "hop_ms": hop,
         "goal_p50_over_floor": GOAL,
         "goal_met": ratio <= GOAL,
         "local_goal_met": percentile(local, 50) / floor_p50 <= GOAL,
         "tool_turn_events": round(events / (turns + 1), 2),
         "tool_turn_bytes": round(size / (turns + 1)),
     }
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Flags of ``python -m bench tools``."""
-    parser.add_argument("--turns", type=int, default=300, help="sequential turns per mode")
-
-
-async def main(args: argparse.Namespace, command: str) -> dict[str, Any]:
-    """Run and save."""
-    result = await run(args.turns)
-    save("tools", result, command)
-    return result

@@ -1,4 +1,5 @@
-"""Tool selection by the embedded local model: does it call the right tool, with valid arguments?
+"""Tool selection by the embedded local model (``python -m bench tools --part selection``):
+does it call the right tool, with valid arguments?
 
 A fixed set of prompts, each with the one tool (among four) that answers it, goes through the
 registered ``local`` provider (the same object the worker builds) with the four tool specs.
@@ -10,7 +11,6 @@ order id, the numbers, ...), and how often prompts that need no tool get a text 
 ``auto`` mode.
 """
 
-import argparse
 import json
 import os
 import time
@@ -205,19 +205,17 @@ async def run(modes: list[str]) -> dict[str, Any]:
     return result
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Flags of ``python -m bench tool-selection``."""
-    parser.add_argument(
-        "--modes", default="auto,any", help="tool choices to run, comma-separated (auto, any)"
-    )
-
-
-async def main(args: argparse.Namespace, command: str) -> dict[str, Any]:
-    """Run and save bench/results/tool_selection.json."""
-    modes = [mode for mode in args.modes.split(",") if mode]
+def parse_modes(text: str) -> list[str]:
+    """The tool choices named in ``text`` (comma-separated); unknown ones stop the run."""
+    modes = [mode for mode in text.split(",") if mode]
     unknown = sorted(set(modes) - set(TOOL_CHOICES))
     if unknown:
         raise SystemExit(f"unknown mode(s) {unknown}: use {sorted(TOOL_CHOICES)}")
+    return modes
+
+
+async def main(modes: list[str], command: str) -> dict[str, Any]:
+    """Run and save bench/results/tool_selection.json; return the summary (no rows)."""
     result = await run(modes)
     threads = os.environ.get("CONVOFLOW_LOCAL_THREADS")
     save(
