@@ -1,7 +1,9 @@
 """Errors a Convoflow client raises, each with a message a person can act on."""
 
+from temporalio.api.errordetails.v1 import MultiOperationExecutionFailure, WorkflowNotReadyFailure
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
 
 from models.refusals import Refusal
 
@@ -56,3 +58,18 @@ def error_from_update(err: WorkflowUpdateFailedError) -> ConvoflowError:
     if error is TurnFailedError:
         return TurnFailedError(cause.message)
     return MessageRejectedError(cause.message, cause.type or "Rejected")
+
+
+def workflow_not_ready(err: RPCError) -> bool:
+    """Whether the server dropped an update it had not accepted because the session's
+    workflow task failed or is failing (``WorkflowNotReady``): nothing was written, and the
+    same message can be sent again. The server fails a task on its own when it cannot apply
+    the completion, e.g. a continue-as-new racing a new event (``UnhandledCommand``)."""
+    if err.status != RPCStatusCode.FAILED_PRECONDITION:
+        return False
+    details = list(err.grpc_status.details)
+    for detail in list(details):
+        multi = MultiOperationExecutionFailure()
+        if detail.Unpack(multi):  # update-with-start: the update's own status is inside
+            details.extend(d for status in multi.statuses for d in status.details)
+    return any(detail.Is(WorkflowNotReadyFailure.DESCRIPTOR) for detail in details)

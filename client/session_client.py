@@ -1,6 +1,5 @@
 """SessionClient: the typed async Python API for Convoflow sessions."""
 
-import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -22,8 +21,10 @@ from client.errors import (
     MessageRejectedError,
     SessionNotFoundError,
     error_from_update,
+    workflow_not_ready,
 )
 from client.requests import build_message, search_attributes_for, session_input
+from client.retrying import RetryState, settled
 from client.steering import SteeringClient
 from client.streaming import TurnEvent, follow_turn
 from models import (
@@ -42,15 +43,6 @@ from workflows.inbound import (
     SEND_MESSAGE,
 )
 from workflows.session import SessionWorkflow
-
-
-@dataclass
-class _RejectionRetry:
-    """State of retrying one message past transient refusals."""
-
-    attempts: int = 0
-    delay: float = 0.02
-    waited_for_close: bool = False
 
 
 @dataclass(frozen=True)
@@ -77,7 +69,6 @@ class Turn:
         return await self.sessions._reply(self.handle)
 
 
-MAX_SEND_ATTEMPTS = 40
 T = TypeVar("T")
 
 
@@ -151,7 +142,7 @@ class SessionClient(SteeringClient):
         config: SessionConfig | None,
         initial_context: dict[str, Any] | None,
     ) -> ChatReply:
-        retry = _RejectionRetry()
+        retry = RetryState()
         while True:
             operation = self._start_operation(
                 session_id, tenant_id, message.user_id, config, initial_context
@@ -170,6 +161,11 @@ class SessionClient(SteeringClient):
                 if not isinstance(error, MessageRejectedError):
                     raise error from None
                 await self._before_retry(retry, error, session_id, tenant_id)
+            except RPCError as err:
+                if not workflow_not_ready(err):
+                    raise
+                await settled(operation)
+                await retry.back_off(session_id)
 
     async def stream(
         self,
@@ -239,9 +235,17 @@ class SessionClient(SteeringClient):
         initial_context: dict[str, Any] | None,
     ) -> "Turn":
         assert message.message_id is not None
-        retry = _RejectionRetry()
+        retry = RetryState()
         while True:
-            handle = await self._start_turn(session_id, tenant_id, message, config, initial_context)
+            try:
+                handle = await self._start_turn(
+                    session_id, tenant_id, message, config, initial_context
+                )
+            except RPCError as err:
+                if not workflow_not_ready(err):
+                    raise
+                await retry.back_off(session_id)
+                continue
             if not update_outcome_known(handle):
                 return Turn(self, handle, message.message_id)
             try:
@@ -296,18 +300,17 @@ class SessionClient(SteeringClient):
             )
         except WorkflowUpdateFailedError as err:
             raise error_from_update(err) from None
+        except RPCError:
+            await settled(operation)
+            raise
 
     async def _before_retry(
-        self, retry: "_RejectionRetry", error: MessageRejectedError, session_id: str, tenant_id: str
+        self, retry: RetryState, error: MessageRejectedError, session_id: str, tenant_id: str
     ) -> None:
         """Wait out a transient refusal, or re-raise one that is final."""
-        retry.attempts += 1
-        if retry.attempts >= MAX_SEND_ATTEMPTS:
-            raise ConvoflowError(f"session {session_id!r} stayed busy; message was not sent")
         if error.kind == Refusal.SESSION_CONTINUING:
             # The run is handing over to its successor; the next try lands there.
-            await asyncio.sleep(retry.delay)
-            retry.delay = min(retry.delay * 2, 1.0)
+            await retry.back_off(session_id)
             return
         if error.kind == Refusal.SESSION_CLOSING and not retry.waited_for_close:
             # The old run is archiving; once it completes a send opens a new run.

@@ -21,9 +21,11 @@ from client.errors import (
     MessageRejectedError,
     SessionNotFoundError,
     error_from_update,
+    workflow_not_ready,
 )
 from client.reading import ReadingClient
 from client.requests import search_attributes_for
+from client.retrying import RetryState
 from models import (
     ChatReply,
     Refusal,
@@ -112,17 +114,21 @@ class SteeringClient(ReadingClient):
         request: BaseModel,
         result_type: type[R],
     ) -> R:
-        try:
-            result: R = await self.handle(session_id, tenant_id).execute_update(
-                name, request, result_type=result_type
-            )
-            return result
-        except WorkflowUpdateFailedError as err:
-            raise error_from_update(err) from None
-        except RPCError as err:
-            if err.status == RPCStatusCode.NOT_FOUND:
-                raise SessionNotFoundError("no such session") from None
-            raise ConvoflowError(f"session {session_id!r}: {err.message}") from None
+        retry = RetryState()
+        while True:
+            try:
+                result: R = await self.handle(session_id, tenant_id).execute_update(
+                    name, request, result_type=result_type
+                )
+                return result
+            except WorkflowUpdateFailedError as err:
+                raise error_from_update(err) from None
+            except RPCError as err:
+                if err.status == RPCStatusCode.NOT_FOUND:
+                    raise SessionNotFoundError("no such session") from None
+                if not workflow_not_ready(err):
+                    raise ConvoflowError(f"session {session_id!r}: {err.message}") from None
+            await retry.back_off(session_id)  # dropped unapplied: the same request again
 
     async def fork(
         self,
