@@ -68,8 +68,7 @@ def workflow_not_ready(err: RPCError) -> bool:
     if err.status != RPCStatusCode.FAILED_PRECONDITION:
         return False
     details = list(err.grpc_status.details)
-    for detail in list(details):
-        multi = MultiOperationExecutionFailure()
-        if detail.Unpack(multi):  # update-with-start: the update's own status is inside
-            details.extend(d for status in multi.statuses for d in status.details)
+    multi = MultiOperationExecutionFailure()
+    if details and details[0].Unpack(multi):  # update-with-start: each operation's status
+        details += [detail for status in multi.statuses for detail in status.details]
     return any(detail.Is(WorkflowNotReadyFailure.DESCRIPTOR) for detail in details)

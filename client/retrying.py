@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from temporalio.client import WithStartWorkflowOperation
+from temporalio.service import RPCError
 
-from client.errors import ConvoflowError
+from client.errors import ConvoflowError, workflow_not_ready
 
 MAX_SEND_ATTEMPTS = 40
 """Tries of one request before the client gives up (about 35 s at the capped delay)."""
@@ -29,6 +30,13 @@ class RetryState:
             raise ConvoflowError(f"session {session_id!r} stayed busy; message was not sent")
         await asyncio.sleep(self.delay)
         self.delay = min(self.delay * 2, 1.0)
+
+    async def resend_if_dropped(self, err: RPCError, session_id: str) -> None:
+        """Back off when the server dropped the update unapplied (``WorkflowNotReady``), so
+        the caller sends it again; re-raise any other RPC error."""
+        if not workflow_not_ready(err):
+            raise err
+        await self.back_off(session_id)
 
 
 async def settled(operation: WithStartWorkflowOperation[Any, Any]) -> None:

@@ -21,7 +21,6 @@ from client.errors import (
     MessageRejectedError,
     SessionNotFoundError,
     error_from_update,
-    workflow_not_ready,
 )
 from client.requests import build_message, search_attributes_for, session_input
 from client.retrying import RetryState, settled
@@ -162,10 +161,8 @@ class SessionClient(SteeringClient):
                     raise error from None
                 await self._before_retry(retry, error, session_id, tenant_id)
             except RPCError as err:
-                if not workflow_not_ready(err):
-                    raise
                 await settled(operation)
-                await retry.back_off(session_id)
+                await retry.resend_if_dropped(err, session_id)
 
     async def stream(
         self,
@@ -242,9 +239,7 @@ class SessionClient(SteeringClient):
                     session_id, tenant_id, message, config, initial_context
                 )
             except RPCError as err:
-                if not workflow_not_ready(err):
-                    raise
-                await retry.back_off(session_id)
+                await retry.resend_if_dropped(err, session_id)  # settled by _start_turn
                 continue
             if not update_outcome_known(handle):
                 return Turn(self, handle, message.message_id)

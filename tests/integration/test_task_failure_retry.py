@@ -54,7 +54,7 @@ class FailsFirstTaskSession:
         )
 
 
-async def _stand_in(dev_client: Client, settings: Settings) -> Worker:
+def _stand_in(dev_client: Client, settings: Settings) -> Worker:
     return Worker(
         dev_client,
         task_queue=settings.connection.task_queue,
@@ -68,7 +68,7 @@ async def test_send_is_delivered_again_after_the_task_carrying_it_failed(
 ) -> None:
     settings = make_settings(dev_settings.connection.temporal_address, dev_settings.memory.data_dir)
     sessions = SessionClient(dev_client, settings)
-    async with await _stand_in(dev_client, settings):
+    async with _stand_in(dev_client, settings):
         session_id = f"task-failure-{uuid.uuid4().hex[:8]}"
         first = await sessions.send(session_id, "hello", user_id="ana")
         second = await sessions.send(session_id, "again", user_id="ana")
