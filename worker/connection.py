@@ -370,7 +370,10 @@ def explain_connect_error(
         return ConnectionConfigError(
             f"{origins.client_key}: the client key is not usable with the client certificate"
         )
-    if tls is False and ("FRAME_SIZE_ERROR" in text or "h2 protocol error" in text):
+    # A TLS port answers a plaintext HTTP/2 preface with an HTTP/1 error page and closes:
+    # the client sees the page as a bad frame, or only the close, whichever it reads first.
+    plain_refused = ("FRAME_SIZE_ERROR", "h2 protocol error", '"connection closed"')
+    if tls is False and any(sign in text for sign in plain_refused):
         return ConnectionConfigError(
             f"{origins.tls}: {where} did not answer plain gRPC; it probably requires TLS"
             " (TLS is off)"
